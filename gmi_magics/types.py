@@ -1,0 +1,117 @@
+"""Wire shapes (TypedDicts) and the frozen value objects the rest of the package passes around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class Message(TypedDict, total=False):
+    """One chat-completions message as it goes on the wire."""
+
+    role: Role
+    content: str | None
+    name: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+    reasoning_content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts the server reported for one request."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any] | None) -> Usage | None:
+        """Build from an OpenAI/DeepSeek ``usage`` object; ``None`` stays ``None``."""
+        if not isinstance(data, dict):
+            return None
+        details = data.get("completion_tokens_details") or {}
+        prompt_details = data.get("prompt_tokens_details") or {}
+        prompt = _as_int(data.get("prompt_tokens"))
+        completion = _as_int(data.get("completion_tokens"))
+        return cls(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=_as_int(data.get("total_tokens")) or prompt + completion,
+            reasoning_tokens=_as_int(details.get("reasoning_tokens")),
+            cached_tokens=_as_int(
+                prompt_details.get("cached_tokens", data.get("prompt_cache_hit_tokens"))
+            ),
+        )
+
+
+def _as_int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A fragment of one streamed tool call; merged by ``index``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One decoded streaming chunk: whatever part of the reply it carried."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call requested by the model."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_wire(self) -> dict[str, Any]:
+        """The ``tool_calls`` entry for an assistant message."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One finished (or interrupted) assistant reply."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    model: str = ""
+    latency: float = 0.0
+    interrupted: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> dict[str, str]:
+        from .render import reply_bundle  # lazy: markdown/nh3 only when displayed
+
+        return reply_bundle(self)
