@@ -1,3 +1,69 @@
-"""gmi_magics: talk to GMI Cloud's chat models from IPython and Jupyter."""
+"""gmi_magics: talk to GMI Cloud's chat models from IPython and Jupyter.
+
+``%load_ext gmi_magics`` registers ``%%gmi`` / ``%gmi``.  The core also works in a
+plain script: ``from gmi_magics import Conversation, GMIClient``.  Heavy modules
+(httpx, markdown, nh3) load on first use, so loading the extension is instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Conversation": "conversation",
+    "ReplyInterrupted": "conversation",
+    "GMIClient": "client",
+    "GMIError": "errors",
+    "Reply": "types",
+    "Usage": "types",
+    "ToolCall": "types",
+}
+
+__all__ = [
+    "Conversation",
+    "GMIClient",
+    "GMIError",
+    "Reply",
+    "ReplyInterrupted",
+    "ToolCall",
+    "Usage",
+    "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
+
+if TYPE_CHECKING:
+    from .client import GMIClient
+    from .conversation import Conversation, ReplyInterrupted
+    from .errors import GMIError
+    from .types import Reply, ToolCall, Usage
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gmi_magics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Called by ``%load_ext gmi_magics``."""
+    from .magics import GMIMagics
+
+    magics = GMIMagics(shell=ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics.remember_cell_id)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Called by ``%unload_ext gmi_magics``."""
+    magics = ipython.magics_manager.registry.pop("GMIMagics", None)
+    if magics is not None:
+        ipython.events.unregister("pre_run_cell", magics.remember_cell_id)
+        for kind in ("line", "cell"):
+            ipython.magics_manager.magics[kind].pop("gmi", None)

@@ -110,8 +110,10 @@ class Reply:
         return self.text
 
     def _repr_mimebundle_(
-        self, include: Any = None, exclude: Any = None
+        self,
+        include: Any = None,  # noqa: ARG002 (IPython's signature)
+        exclude: Any = None,  # noqa: ARG002
     ) -> dict[str, str]:
-        from .render import reply_bundle  # lazy: markdown/nh3 only when displayed
+        from .markup import reply_bundle  # lazy: markdown and nh3 only when shown
 
         return reply_bundle(self)

@@ -1,0 +1,286 @@
+"""``GMIClient``: one keep-alive ``httpx.Client`` speaking OpenAI-style chat completions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .deltas import parse_chunk
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    GMIError,
+    MissingKeyError,
+    StreamError,
+    status_error,
+)
+from .retries import retry_after_too_long, retry_delay, should_retry
+from .sse import SSEDecoder
+from .types import Delta, Message
+
+DEFAULT_BASE_URL = "https://api.gmi-serving.com/v1"
+DEFAULT_MODEL = "deepseek-ai/DeepSeek-V3.2-Exp"
+KEY_ENV_VARS = ("GMI_API_KEY", "GMI_CLOUD_APIKEY")
+MAX_ERROR_BODY = 64 * 1024
+
+
+def find_api_key(env_var: str = "GMI_API_KEY") -> str | None:
+    """The key from ``env_var``, falling back to the other accepted names."""
+    for name in (env_var, *KEY_ENV_VARS):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def mask_key(key: str | None) -> str:
+    """A key shown safely: ``sk-…a1b2`` (never more than 4 trailing characters)."""
+    if not key:
+        return "not set"
+    if len(key) < 12:
+        return "…" + "*" * 4
+    return f"{key[:3]}…{key[-4:]}"
+
+
+class GMIClient:
+    """Chat-completions client: retries before the first byte, deadlines, SSE streaming."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 600.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 120.0,
+        max_retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._api_key = api_key if api_key is not None else find_api_key()
+        self.base_url = (base_url or os.environ.get("GMI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = timeout
+        self.read_timeout = read_timeout
+        self.connect_timeout = connect_timeout
+        self.max_retries = max_retries
+        self._http = httpx.Client(
+            transport=transport,
+            headers={"User-Agent": f"gmi_magics/{__version__}"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"GMIClient(base_url={self.base_url!r}, api_key={mask_key(self._api_key)!r})"
+
+    @property
+    def masked_key(self) -> str:
+        return mask_key(self._api_key)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GMIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public calls ---------------------------------------------------------
+
+    def stream_chat(
+        self, messages: Sequence[Message], *, model: str, **params: Any
+    ) -> Iterator[Delta]:
+        """POST a streaming chat request; yield deltas as they arrive."""
+        deadline = time.monotonic() + self.timeout
+        body = chat_body(messages, model=model, stream=True, **params)
+        response = self._send("POST", "/chat/completions", body, deadline=deadline, model=model)
+        return self._iter_deltas(response, deadline)
+
+    def chat(self, messages: Sequence[Message], *, model: str, **params: Any) -> Delta:
+        """POST a non-streaming chat request; the whole reply as one delta."""
+        deadline = time.monotonic() + self.timeout
+        body = chat_body(messages, model=model, stream=False, **params)
+        response = self._send("POST", "/chat/completions", body, deadline=deadline, model=model)
+        return parse_chunk(self._read_json(response, deadline))
+
+    def list_models(self) -> list[str]:
+        """Model ids the endpoint serves (``GET {base_url}/models``)."""
+        deadline = time.monotonic() + min(self.timeout, 60.0)
+        response = self._send("GET", "/models", None, deadline=deadline)
+        data = self._read_json(response, deadline)
+        items = data.get("data", []) if isinstance(data, dict) else []
+        return sorted(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
+
+    # -- sending with retries -------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        deadline: float,
+        model: str = "",
+    ) -> httpx.Response:
+        retries = 0
+        while True:
+            error, headers = self._attempt(method, path, body, deadline, model, retries)
+            if isinstance(error, httpx.Response):
+                return error
+            if not self._may_retry(error, headers, retries):
+                raise error
+            delay = retry_delay(retries, headers)
+            if time.monotonic() + delay >= deadline:
+                raise error
+            time.sleep(delay)
+            retries += 1
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        deadline: float,
+        model: str,
+        retries: int,
+    ) -> tuple[httpx.Response | GMIError, Mapping[str, str]]:
+        request = self._http.build_request(
+            method,
+            self.base_url + path,
+            json=body,
+            headers=self._auth_headers(),
+            timeout=self._timeout(deadline),
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TimeoutException:
+            return APITimeoutError(f"No answer from {self._host()} in time."), {}
+        except httpx.TransportError as exc:
+            return APIConnectionError(f"Could not reach {self._host()}: {_reason(exc)}."), {}
+        if response.status_code < 400:
+            return response, response.headers
+        text = _read_error_body(response)
+        return status_error(response.status_code, text, model=model, retries=retries), (
+            response.headers
+        )
+
+    def _may_retry(self, error: GMIError, headers: Mapping[str, str], retries: int) -> bool:
+        if retries >= self.max_retries:
+            return False
+        if isinstance(error, APIStatusError):
+            return should_retry(error.status_code, headers) and not retry_after_too_long(headers)
+        return isinstance(error, APIConnectionError)
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self._api_key:
+            raise MissingKeyError(
+                "No API key: set the GMI_API_KEY environment variable.",
+                hint=(
+                    "Set it before starting Jupyter (export GMI_API_KEY=...), or in a cell "
+                    "without pasting it: import os, getpass; "
+                    "os.environ['GMI_API_KEY'] = getpass.getpass()"
+                ),
+            )
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        remaining = max(deadline - time.monotonic(), 0.001)
+        read = min(self.read_timeout, remaining)
+        return httpx.Timeout(read, connect=min(self.connect_timeout, remaining))
+
+    def _host(self) -> str:
+        return httpx.URL(self.base_url).host or self.base_url
+
+    # -- reading --------------------------------------------------------------
+
+    def _iter_deltas(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
+        try:
+            if "json" in response.headers.get("content-type", ""):
+                yield parse_chunk(self._read_json(response, deadline))
+                return
+            yield from self._decode_stream(response, deadline)
+        except httpx.TimeoutException:
+            raise APITimeoutError(f"{self._host()} stopped sending mid-reply.") from None
+        except httpx.TransportError as exc:
+            raise StreamError(f"The connection dropped mid-reply ({_reason(exc)}).") from None
+        finally:
+            response.close()
+
+    def _decode_stream(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
+        decoder = SSEDecoder()
+        finished = False
+        for raw in response.iter_bytes():
+            if time.monotonic() > deadline:
+                raise APITimeoutError(
+                    f"No complete reply within {self.timeout:g} s (the deadline)."
+                )
+            for event in decoder.feed(raw):
+                if event.data.startswith("[DONE]"):
+                    return
+                delta = parse_chunk(_loads_chunk(event.data))
+                finished = finished or delta.finish_reason is not None
+                yield delta
+        if not finished:
+            raise StreamError("The reply stream ended before the reply was complete.")
+
+    def _read_json(self, response: httpx.Response, deadline: float) -> Any:
+        chunks = []
+        try:
+            for raw in response.iter_bytes():
+                chunks.append(raw)
+                if time.monotonic() > deadline:
+                    raise APITimeoutError(f"No complete reply within {self.timeout:g} s.")
+        finally:
+            response.close()
+        try:
+            return json.loads(b"".join(chunks))
+        except ValueError:
+            raise StreamError("The server sent a reply that is not valid JSON.") from None
+
+
+def chat_body(
+    messages: Sequence[Message], *, model: str, stream: bool, **params: Any
+) -> dict[str, Any]:
+    """The JSON body of a chat request; ``None`` params are left out, 0 is kept."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": list(messages),
+        "stream": stream,
+    }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    body.update({k: v for k, v in params.items() if v is not None})
+    return body
+
+
+def _loads_chunk(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        preview = data[:60] + ("…" if len(data) > 60 else "")
+        raise StreamError(f"The reply stream carried malformed data: {preview!r}") from None
+
+
+def _read_error_body(response: httpx.Response) -> str:
+    try:
+        raw = b""
+        for chunk in response.iter_bytes():
+            raw += chunk
+            if len(raw) > MAX_ERROR_BODY:
+                break
+        return raw.decode("utf-8", errors="replace")
+    except httpx.HTTPError:
+        return ""
+    finally:
+        response.close()
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]

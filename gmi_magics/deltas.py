@@ -1,0 +1,184 @@
+"""Wire chunks → ``Delta``; ``Delta`` stream → ``Reply``.
+
+Pure functions and one accumulator; no I/O.  Reasoning may arrive as
+``reasoning_content``, ``reasoning`` or inline ``<think>…</think>`` in content:
+all three end up in ``Reply.reasoning``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import StreamError
+from .types import Delta, Reply, ToolCall, ToolCallDelta, Usage
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def stream_error_message(obj: dict[str, Any]) -> str | None:
+    """The message of an in-stream error event, or ``None`` for a normal chunk."""
+    error = obj.get("error")
+    if error:
+        if isinstance(error, dict):
+            return str(error.get("message") or "the server reported an error mid-reply")
+        return str(error)
+    if obj.get("object") == "error":
+        return str(obj.get("message") or "the server reported an error mid-reply")
+    return None
+
+
+def parse_chunk(obj: Any) -> Delta:
+    """Decode one ``chat.completion.chunk`` object."""
+    if not isinstance(obj, dict):
+        raise StreamError("The reply stream carried a chunk that is not a JSON object.")
+    message = stream_error_message(obj)
+    if message is not None:
+        raise StreamError(f"The server reported an error mid-reply: {message}")
+    usage = Usage.from_wire(obj.get("usage"))
+    model = obj.get("model") if isinstance(obj.get("model"), str) else None
+    choices = obj.get("choices") or []
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return Delta(usage=usage, model=model)
+    choice = choices[0]
+    delta = choice.get("delta") or choice.get("message") or {}
+    return Delta(
+        content=_text(delta.get("content")),
+        reasoning=_text(delta.get("reasoning_content")) or _text(delta.get("reasoning")),
+        tool_calls=_tool_call_deltas(delta.get("tool_calls")),
+        finish_reason=_finish_reason(choice.get("finish_reason")),
+        usage=usage,
+        model=model,
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _finish_reason(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _tool_call_deltas(raw: Any) -> tuple[ToolCallDelta, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        function = item.get("function") or {}
+        index = item.get("index")
+        out.append(
+            ToolCallDelta(
+                index=index if isinstance(index, int) else position,
+                id=item.get("id") or None,
+                name=function.get("name") or None,
+                arguments=_text(function.get("arguments")),
+            )
+        )
+    return tuple(out)
+
+
+class ThinkSplitter:
+    """Moves ``<think>…</think>`` spans out of streamed content, tags split anywhere."""
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._held = ""
+
+    def split(self, text: str) -> tuple[str, str]:
+        """Return ``(content, reasoning)`` for this piece of content."""
+        text = self._held + text
+        self._held = ""
+        content: list[str] = []
+        reasoning: list[str] = []
+        while text:
+            tag = THINK_CLOSE if self._inside else THINK_OPEN
+            target = reasoning if self._inside else content
+            at = text.find(tag)
+            if at >= 0:
+                target.append(text[:at])
+                text = text[at + len(tag) :]
+                self._inside = not self._inside
+                continue
+            keep = _partial_tag_suffix(text, tag)
+            target.append(text[: len(text) - keep])
+            self._held = text[len(text) - keep :]
+            break
+        return "".join(content), "".join(reasoning)
+
+    def flush(self) -> tuple[str, str]:
+        """Whatever was held back waiting for a tag that never completed."""
+        held, self._held = self._held, ""
+        return ("", held) if self._inside else (held, "")
+
+
+def _partial_tag_suffix(text: str, tag: str) -> int:
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:size]):
+            return size
+    return 0
+
+
+@dataclass
+class _ToolCallParts:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class ReplyBuilder:
+    """Accumulates deltas into a ``Reply``; ``add`` returns the normalised delta."""
+
+    def __init__(self, model: str = "") -> None:
+        self.model = model
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._tools: dict[int, _ToolCallParts] = {}
+        self._think = ThinkSplitter()
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+
+    def add(self, delta: Delta) -> Delta:
+        """Record one delta; return it with inline ``<think>`` text moved to reasoning."""
+        content, inline_reasoning = self._think.split(delta.content) if delta.content else ("", "")
+        reasoning = delta.reasoning + inline_reasoning
+        self._content.append(content)
+        self._reasoning.append(reasoning)
+        for part in delta.tool_calls:
+            self._add_tool_part(part)
+        self.finish_reason = delta.finish_reason or self.finish_reason
+        self.usage = delta.usage or self.usage
+        self.model = delta.model or self.model
+        return Delta(content, reasoning, delta.tool_calls, delta.finish_reason, delta.usage)
+
+    def _add_tool_part(self, part: ToolCallDelta) -> None:
+        parts = self._tools.setdefault(part.index, _ToolCallParts())
+        parts.id = part.id or parts.id  # a null id on a continuation never overwrites
+        parts.name = part.name or parts.name
+        parts.arguments.append(part.arguments)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._content)
+
+    def build(self, *, latency: float = 0.0, interrupted: bool = False) -> Reply:
+        """The reply so far (complete, or partial when interrupted)."""
+        tail_content, tail_reasoning = self._think.flush()
+        self._content.append(tail_content)
+        self._reasoning.append(tail_reasoning)
+        calls = tuple(
+            ToolCall(id=p.id or f"call_{i}", name=p.name, arguments="".join(p.arguments))
+            for i, p in sorted(self._tools.items())
+        )
+        return Reply(
+            text="".join(self._content).strip(),
+            reasoning="".join(self._reasoning).strip(),
+            tool_calls=calls,
+            usage=self.usage,
+            finish_reason=self.finish_reason,
+            model=self.model,
+            latency=latency,
+            interrupted=interrupted,
+        )

@@ -1,0 +1,208 @@
+"""A kernel's session: resolved settings, the shared client, named threads, ``ask()``.
+
+Sits between the magics and ``Conversation``; imports no IPython, so the renderer
+arrives as a duck-typed object (see ``gmi_magics.render.Renderer``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .client import DEFAULT_BASE_URL, DEFAULT_MODEL, GMIClient, find_api_key, mask_key
+from .conversation import Conversation, ReplyInterrupted
+from .errors import GMIError
+from .types import Delta, Reply
+
+DEFAULT_CHAT = "default"
+ENV_NAMES = {"model": "GMI_MODEL", "base_url": "GMI_BASE_URL"}
+
+FINISH_NOTES = {
+    "content_filter": "The reply was stopped by the provider's content filter.",
+    "insufficient_system_resource": (
+        "The server ran out of resources mid-reply; run the cell again."
+    ),
+}
+
+
+class Renderer(Protocol):
+    def start(self) -> None: ...
+    def update(self, text_delta: str, reasoning_delta: str) -> None: ...
+    def finish(self, reply: Reply, *, notes: list[str] = ..., error: str = ...) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings for one request, with where each came from."""
+
+    model: str = DEFAULT_MODEL
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = "GMI_API_KEY"
+    system_prompt: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float = 600.0
+    max_retries: int = 2
+    stream: bool = True
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+def resolve_settings(configured: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Apply precedence %config > environment > default (cell options come later).
+
+    ``configured`` holds only the traits the user changed from their defaults.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in Settings.__dataclass_fields__:
+        if name == "sources":
+            continue
+        env_value = env.get(ENV_NAMES.get(name, ""), "").strip()
+        if name in configured:
+            values[name], sources[name] = configured[name], "config"
+        elif env_value:
+            values[name], sources[name] = env_value, "env"
+        else:
+            sources[name] = "default"
+    return Settings(**values, sources=sources)
+
+
+@dataclass
+class AskOptions:
+    """Per-cell options (they win over every other setting)."""
+
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    system: str | None = None
+    history: bool = True
+    stream: bool | None = None
+    chat: str = DEFAULT_CHAT
+    cell_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Session:
+    """Everything one kernel keeps: the client (rebuilt when settings change) and threads."""
+
+    def __init__(self) -> None:
+        self._client: GMIClient | None = None
+        self._client_signature: tuple[Any, ...] = ()
+        self.threads: dict[str, Conversation] = {}
+
+    def client(self, settings: Settings) -> GMIClient:
+        """The shared client for these settings (one keep-alive pool per kernel)."""
+        key = find_api_key(settings.api_key_env)
+        signature = (settings.base_url, settings.timeout, settings.max_retries, key)
+        if self._client is None or signature != self._client_signature:
+            if self._client is not None:
+                self._client.close()
+            self._client = GMIClient(
+                key,
+                base_url=settings.base_url,
+                timeout=settings.timeout,
+                max_retries=settings.max_retries,
+            )
+            self._client_signature = signature
+        return self._client
+
+    def conversation(self, settings: Settings, chat: str = DEFAULT_CHAT) -> Conversation:
+        """The named thread, created on first use, wired to the current client."""
+        client = self.client(settings)
+        thread = self.threads.get(chat)
+        if thread is None:
+            thread = self.threads[chat] = Conversation(client, system=settings.system_prompt)
+        thread.client = client
+        thread.model = settings.model
+        if thread.system is None and settings.system_prompt:
+            thread.system = settings.system_prompt
+        return thread
+
+    def ask(self, text: str, settings: Settings, options: AskOptions, renderer: Renderer) -> Reply:
+        """Send one user message, streaming into ``renderer``; history per the rules."""
+        conversation = self.conversation(settings, options.chat)
+        if options.system is not None and options.history:
+            conversation.system = options.system
+        live = _LiveView(renderer)
+        max_tokens = _first(options.max_tokens, settings.max_tokens)
+        try:
+            reply = conversation.send(
+                text,
+                model=options.model,
+                system=options.system,
+                history=options.history,
+                stream=_first(options.stream, settings.stream),
+                on_delta=live.update,
+                cell_id=options.cell_id,
+                temperature=_first(options.temperature, settings.temperature),
+                max_tokens=max_tokens,
+                **options.extra,
+            )
+        except ReplyInterrupted as interrupt:
+            note = "Interrupted: the partial reply is kept in history (%gmi undo drops it)."
+            live.finish(interrupt.reply, [note])
+            return interrupt.reply
+        except GMIError as error:
+            if error.partial is not None and live.started:
+                live.finish(error.partial, [])
+            raise
+        live.finish(reply, reply_notes(reply, max_tokens))
+        return reply
+
+    def describe(self, settings: Settings) -> list[tuple[str, str, str]]:
+        """Rows of (setting, value, source) for ``%gmi config``; the key is masked."""
+        rows = [
+            (name, repr(getattr(settings, name)), settings.sources.get(name, ""))
+            for name in Settings.__dataclass_fields__
+            if name != "sources"
+        ]
+        key = find_api_key(settings.api_key_env)
+        rows.append(("api key", mask_key(key), f"env ${_key_source(settings.api_key_env)}"))
+        return rows
+
+
+def reply_notes(reply: Reply, max_tokens: int | None) -> list[str]:
+    """One-line notes a user should see under a reply (cut-offs, filters)."""
+    reason = reply.finish_reason
+    if reason == "length":
+        limit = f"max_tokens={max_tokens}" if max_tokens else "the server's max_tokens"
+        return [f"The reply was cut at {limit}; raise --max-tokens to get the rest."]
+    if reason in FINISH_NOTES:
+        return [FINISH_NOTES[reason]]
+    if reason not in (None, "stop", "tool_calls", "function_call"):
+        return [f"The reply ended with finish_reason={reason!r}."]
+    return []
+
+
+def _key_source(env_var: str) -> str:
+    for name in (env_var, "GMI_API_KEY", "GMI_CLOUD_APIKEY"):
+        if os.environ.get(name, "").strip():
+            return name
+    return env_var
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+class _LiveView:
+    """Starts the renderer on the first delta, so failures before it show no stub."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self.started = False
+
+    def update(self, delta: Delta) -> None:
+        if not self.started:
+            self.renderer.start()
+            self.started = True
+        if delta.content or delta.reasoning:
+            self.renderer.update(delta.content, delta.reasoning)
+
+    def finish(self, reply: Reply, notes: list[str]) -> None:
+        if not self.started:
+            self.renderer.start()
+            self.started = True
+        self.renderer.finish(reply, notes=notes)

@@ -1,0 +1,117 @@
+"""Incremental Server-Sent Events decoder (WHATWG event-stream interpretation).
+
+Stdlib only. Lines are split on CR, LF or CRLF as *bytes* and decoded as
+UTF-8 afterwards, so characters split across chunks survive and U+2028/U+0085
+stay inside data. Unlike openai-python, a block with an empty data buffer is
+not dispatched and a leading BOM is stripped, as the spec requires.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse"]
+
+_EOL = re.compile(rb"\r\n|\r|\n")
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    """One dispatched event; ``id``/``retry`` are the stream's values so far."""
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Feed raw bytes as they arrive; get complete events back."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()  # partial line (no terminator seen yet)
+        self._skip_lf = False  # last chunk ended in CR: drop a leading LF
+        self._at_start = True  # BOM may still be stripped from the first line
+        self._event = ""
+        self._data: list[str] = []
+        self._fields = False  # a field line was seen since the last blank line
+        self._last_id: str | None = None
+        self._retry: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True if a partial line or an undispatched event is buffered."""
+        return bool(self._buf) or self._fields
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume ``chunk`` and return the events it completes."""
+        if not chunk:
+            return []
+        start = 1 if self._skip_lf and chunk[:1] == b"\n" else 0
+        self._skip_lf = chunk[-1:] == b"\r"
+        if b"\n" not in chunk and b"\r" not in chunk:  # fast path: no line ends
+            self._buf += chunk
+            return []
+        events: list[ServerSentEvent] = []
+        for m in _EOL.finditer(chunk, start):
+            self._buf += chunk[start : m.start()]
+            start = m.end()
+            event = self._line(bytes(self._buf))
+            self._buf.clear()
+            if event is not None:
+                events.append(event)
+        self._buf += chunk[start:]
+        return events
+
+    def flush(self) -> list[ServerSentEvent]:
+        """Signal EOF: an unterminated event is discarded (never dispatched)."""
+        self._buf.clear()
+        self._skip_lf = False
+        self._reset()
+        return []
+
+    def _reset(self) -> None:
+        self._event, self._data, self._fields = "", [], False
+
+    def _line(self, raw: bytes) -> ServerSentEvent | None:
+        if self._at_start:
+            self._at_start = False
+            raw = raw.removeprefix(_BOM)
+        if not raw:
+            return self._dispatch()
+        if raw[:1] != b":":
+            name, _, value = raw.decode("utf-8", "replace").partition(":")
+            self._field(name, value[1:] if value[:1] == " " else value)
+        return None
+
+    def _field(self, name: str, value: str) -> None:
+        self._fields = True
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data:
+            self._reset()
+            return None
+        event = ServerSentEvent(
+            self._event or "message", "\n".join(self._data), self._last_id, self._retry
+        )
+        self._reset()
+        return event
+
+
+def iter_sse(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+    """Decode an iterable of byte chunks into events (unterminated tail dropped)."""
+    decoder = SSEDecoder()
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    yield from decoder.flush()
