@@ -73,9 +73,7 @@ def by_split(stream: bytes, splits: list[int]) -> list[ServerSentEvent]:
     return list(iter_sse(stream[a:b] for a, b in pairwise(bounds)))
 
 
-@pytest.mark.parametrize(
-    ("stream", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("stream", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_table(stream: bytes, expected: list[ServerSentEvent]) -> None:
     assert list(iter_sse([stream])) == expected
 

@@ -1,0 +1,232 @@
+"""Pure markdown → sanitized HTML for replies (no IPython here).
+
+Model text is untrusted: it goes through Python-Markdown, then nh3, or ``html.escape``.
+Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is swapped for placeholders
+before markdown and put back escaped afterwards, so MathJax sees it intact.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import secrets
+from collections.abc import Sequence
+
+import markdown
+import nh3
+from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
+
+from .types import Reply
+
+_EXTENSIONS = ["fenced_code", "tables", "codehilite", "sane_lists"]
+_EXTENSION_CONFIGS = {
+    "codehilite": {"css_class": "codehilite", "guess_lang": False, "noclasses": False},
+    "tables": {"use_align_attribute": True},
+}
+_TAGS = {
+    *("p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd"),
+    *("table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption"),
+    *("code", "pre", "span", "div", "blockquote", "kbd", "samp", "var"),
+    *("em", "strong", "b", "i", "u", "del", "s", "ins", "mark", "small"),
+    *("a", "img", "details", "summary", "hr", "br", "sup", "sub", "abbr"),
+}
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "abbr": {"title"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+    **{tag: {"class"} for tag in ("code", "pre", "span", "div")},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+_CODE = r"""
+    (?P<fence>^[ \t]{0,3}(?P<mark>`{3,}|~{3,})[^\n]*(?:\n.*?)??
+        (?:\n[ \t]{0,3}(?P=mark)[`~]*[ \t]*(?=\n|\Z)|\Z))
+  | (?P<span>(?<!`)(?P<ticks>`+)(?!`)(?:(?!\n[ \t]*\n).)*?(?<!`)(?P=ticks)(?!`))
+"""
+_MATH = r"""
+    (?P<math>
+        (?<!\\)\$\$.+?(?<!\\)\$\$
+      | (?<!\\)\\\[.+?\\\]
+      | (?<!\\)\\\(.+?\\\)
+      | (?<![\\$])\$(?![\s$])[^\n$]*?[^\s\\$]\$(?![\d$])
+    )
+"""
+_TOKENS = re.compile(_CODE + "|" + _MATH, re.VERBOSE | re.DOTALL | re.MULTILINE)
+_FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})(.*)")
+
+
+def close_open_fence(text: str) -> str:
+    """Close a code fence left open at the end (mid-stream or cut-off replies)."""
+    mark = ""
+    for line in text.splitlines():
+        match = _FENCE_LINE.match(line)
+        if match is None:
+            continue
+        fence, rest = match.groups()
+        if not mark:
+            mark = fence
+        elif fence[0] == mark[0] and len(fence) >= len(mark) and not rest.strip():
+            mark = ""
+    return f"{text}\n{mark}" if mark else text
+
+
+def protect_math(text: str) -> tuple[str, dict[str, str]]:
+    """Swap math outside code for alphanumeric placeholders; return text and map."""
+    nonce = secrets.token_hex(4).upper()
+    found: dict[str, str] = {}
+
+    def swap(match: re.Match[str]) -> str:
+        if match.group("math") is None:
+            return match.group(0)
+        key = f"GMIMATH{nonce}N{len(found)}X"
+        found[key] = match.group("math")
+        return key
+
+    return _TOKENS.sub(swap, text), found
+
+
+def restore_math(html_text: str, found: dict[str, str]) -> str:
+    """Put protected math back, HTML-escaped so it can never form tags."""
+    if not found:
+        return html_text
+    pattern = re.compile("|".join(map(re.escape, found)))
+    return pattern.sub(lambda m: html.escape(found[m.group(0)]), html_text)
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Keep only http(s) images and drop classes that could spoof our own."""
+    if tag == "img" and attribute == "src":
+        return value if value.strip().lower().startswith(("http:", "https:")) else None
+    if attribute == "class":
+        kept = [name for name in value.split() if not name.startswith("gmi-")]
+        return " ".join(kept) or None
+    return value
+
+
+@functools.cache
+def _cleaner() -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=_filter_attribute,
+        url_schemes=_URL_SCHEMES,
+        url_relative="deny",
+    )
+
+
+def sanitize(html_text: str) -> str:
+    """Sanitize untrusted HTML with nh3 (allow-list of tags, attributes, schemes)."""
+    return _cleaner().clean(html_text)
+
+
+def markdown_to_html(text: str) -> str:
+    """Render untrusted markdown to sanitized HTML, keeping math for MathJax."""
+    protected, found = protect_math(close_open_fence(text))
+    converter = markdown.Markdown(
+        extensions=_EXTENSIONS,
+        extension_configs=_EXTENSION_CONFIGS,
+        output_format="html",
+    )
+    return restore_math(sanitize(converter.convert(protected)), found)
+
+
+_EXTRA_CSS = """
+.gmi-reply table { border-collapse: collapse; margin: 0.5em 0; }
+.gmi-reply th, .gmi-reply td { border: 1px solid #8888; padding: 0.2em 0.6em; }
+.gmi-reply .codehilite { padding: 0.4em 0.6em; border-radius: 4px; overflow-x: auto; }
+.gmi-reply .codehilite pre { margin: 0; line-height: 125%; }
+.gmi-reply details.gmi-thinking { opacity: 0.75; border-left: 3px solid #8886;
+  padding-left: 0.6em; margin-bottom: 0.5em; }
+.gmi-reply details.gmi-thinking summary { cursor: pointer; font-style: italic; }
+.gmi-reply .gmi-note { font-size: 0.85em; color: #b8860b; margin-top: 0.3em; }
+.gmi-reply .gmi-error { color: #d32f2f; font-weight: bold; margin-top: 0.3em; }
+.gmi-reply .gmi-footer { font-size: 0.8em; opacity: 0.6; margin-top: 0.4em; }
+.gmi-reply .gmi-cursor { opacity: 0.6; }
+"""
+
+
+@functools.cache
+def stylesheet(style: str = "default") -> str:
+    """Our trusted CSS: scoped Pygments token colours plus reply chrome."""
+    formatter = HtmlFormatter(style=style)
+    scope = ".gmi-reply .codehilite"
+    background = formatter.get_background_style_defs(scope)
+    tokens = formatter.get_token_style_defs(scope)
+    return "\n".join([*background, *tokens]) + _EXTRA_CSS
+
+
+def _div(css_class: str, text: str) -> str:
+    return f'<div class="{css_class}">{html.escape(text)}</div>'
+
+
+def _thinking(reasoning: str, *, expanded: bool) -> str:
+    opened = " open" if expanded else ""
+    body = markdown_to_html(reasoning)
+    return f'<details class="gmi-thinking"{opened}><summary>Thinking</summary>{body}</details>'
+
+
+def reply_html(
+    text: str,
+    *,
+    reasoning: str = "",
+    footer: str = "",
+    notes: Sequence[str] = (),
+    error: str = "",
+    streaming: bool = False,
+) -> str:
+    """The full sanitized HTML of one reply, wrapped in ``div.gmi-reply``."""
+    parts = [f'<div class="gmi-reply"><style>{stylesheet()}</style>']
+    if reasoning:
+        parts.append(_thinking(reasoning, expanded=streaming and not text))
+    parts.append(markdown_to_html(text))
+    if streaming:
+        parts.append('<span class="gmi-cursor">▌</span>')
+    parts.extend(_div("gmi-note", note) for note in notes)
+    if error:
+        parts.append(_div("gmi-error", error))
+    if footer:
+        parts.append(_div("gmi-footer", footer))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def footer_text(reply: Reply) -> str:
+    """One line: model · tokens · latency (· interrupted)."""
+    parts = [reply.model] if reply.model else []
+    usage = reply.usage
+    if usage is not None:
+        tokens = f"{usage.prompt_tokens} in / {usage.completion_tokens} out tokens"
+        if usage.reasoning_tokens:
+            tokens += f" ({usage.reasoning_tokens} reasoning)"
+        parts.append(tokens)
+    if reply.latency > 0:
+        parts.append(f"{reply.latency:.1f} s")
+    if reply.interrupted:
+        parts.append("interrupted")
+    return " · ".join(parts)
+
+
+def reply_text(reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> str:
+    """Plain-text rendering for terminals: thinking, raw markdown, notes, footer."""
+    head = f"[Thinking]\n{reply.reasoning}\n[/Thinking]\n\n" if reply.reasoning else ""
+    tail = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
+    tail_text = "\n".join(line for line in tail if line)
+    return f"{head}{reply.text}\n\n{tail_text}" if tail_text else head + reply.text
+
+
+def reply_bundle(reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> dict[str, str]:
+    """The MIME bundle for a finished reply: sanitized HTML plus plain text."""
+    page = reply_html(
+        reply.text,
+        reasoning=reply.reasoning,
+        footer=footer_text(reply),
+        notes=notes,
+        error=error,
+    )
+    return {
+        "text/html": page,
+        "text/plain": reply_text(reply, notes=notes, error=error),
+    }

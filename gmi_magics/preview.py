@@ -1,0 +1,262 @@
+"""Render any Python value compactly for a model, within a size budget.
+
+``preview(value, max_chars=...)`` never raises for any value and never returns
+more than ``max(max_chars, MIN_CHARS)`` characters. pandas and NumPy are
+optional: they are recognised through ``sys.modules`` and never imported here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["MIN_CHARS", "clip", "preview"]
+
+MIN_CHARS = 48
+"""Smallest budget always honoured; below it the truncation marker may exceed it."""
+
+HEAD_ROWS = 10
+MAX_COLUMNS = 20
+MAX_CELL_CHARS = 60
+_ELLIPSIS = "…"
+
+
+def preview(value: object, *, max_chars: int = 2000) -> str:
+    """Render ``value`` compactly in at most ``max(max_chars, MIN_CHARS)`` chars."""
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be positive, not {max_chars}")
+    try:
+        text = _render(value, max_chars)
+    except Exception:  # a hostile __len__/__iter__/dtype: fall back to repr
+        text = _safe_repr(value)
+    return clip(text, max_chars)
+
+
+def clip(text: str, max_chars: int) -> str:
+    """Cut ``text`` to ``max_chars``, ending with ``… [truncated, N more chars]``."""
+    if len(text) <= max_chars:
+        return text
+    longest = _truncated(len(text))  # the marker can only get shorter than this
+    keep = max(0, max_chars - len(longest) - 1)
+    marker = _truncated(len(text) - keep)
+    if not keep:
+        return marker
+    head = text[:keep]
+    separator = "\n" if "\n" in head else " "
+    return f"{head}{separator}{marker}"
+
+
+def _truncated(count: int) -> str:
+    """The marker appended to clipped text."""
+    return f"{_ELLIPSIS} [truncated, {count:,} more chars]"
+
+
+def _render(value: object, max_chars: int) -> str:
+    """Dispatch on the value's type."""
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
+        return _dataframe(value, max_chars)
+    if pd is not None and isinstance(value, pd.Series):
+        return _series(value, max_chars)
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray):
+        return _ndarray(value, np)
+    if np is not None and isinstance(value, np.generic):
+        return str(value)  # np.int64(2) → "2"
+    if isinstance(value, str):
+        return value
+    if type(value) in _BRACKETS:
+        return _container(value, max_chars, set())
+    return _safe_repr(value)
+
+
+def _safe_repr(value: object) -> str:
+    """``repr(value)``, or a placeholder naming the type when repr raises."""
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} object (repr failed: {_describe(exc)})>"
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` for an exception, without a trailing colon."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+# --- builtin containers -------------------------------------------------------
+
+_BRACKETS: dict[type, tuple[str, str]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    set: ("{", "}"),
+    frozenset: ("frozenset({", "})"),
+    dict: ("{", "}"),
+}
+
+
+def _container(value: Any, budget: int, seen: set[int]) -> str:
+    """Render a builtin container, showing the leading items that fit the budget."""
+    kind = type(value)
+    if not value:
+        return f"{kind.__name__}()" if kind in (set, frozenset) else repr(value)
+    if id(value) in seen:
+        return "[...]" if kind is list else "{...}"
+    opening, closing = _BRACKETS[kind]
+    seen.add(id(value))
+    try:
+        room = budget - len(opening) - len(closing)
+        pieces = _fitting_items(value, room, seen)
+    finally:
+        seen.discard(id(value))
+    if kind is tuple and len(value) == 1:
+        pieces[0] += ","
+    return opening + ", ".join(pieces) + closing
+
+
+def _fitting_items(value: Any, budget: int, seen: set[int]) -> list[str]:
+    """Item texts while they fit ``budget``, then a ``… N more items`` marker."""
+    total = len(value)
+    reserve = len(_more_items(total)) + 2
+    pieces: list[str] = []
+    used = 0
+    for item in value.items() if isinstance(value, dict) else value:
+        room = budget - used - (2 if pieces else 0)
+        if len(pieces) < total - 1:
+            room -= reserve
+        if room < 1:
+            break
+        text = _item_text(item, isinstance(value, dict), room, seen)
+        if len(text) > room:
+            break
+        used += len(text) + (2 if pieces else 0)
+        pieces.append(text)
+    if len(pieces) < total:
+        pieces.append(_more_items(total - len(pieces)))
+    return pieces
+
+
+def _more_items(count: int) -> str:
+    """The marker standing for items left out."""
+    return f"{_ELLIPSIS} {count:,} more item{'' if count == 1 else 's'}"
+
+
+def _item_text(item: Any, is_pair: bool, room: int, seen: set[int]) -> str:
+    """One item's inline text; ``key: value`` for dict entries."""
+    if not is_pair:
+        return _inline(item, room, seen)
+    key = _inline(item[0], room, seen)
+    return f"{key}: {_inline(item[1], room - len(key) - 2, seen)}"
+
+
+def _inline(item: object, room: int, seen: set[int]) -> str:
+    """An item inside a container: nested builtins recurse, the rest is repr."""
+    if type(item) in _BRACKETS:
+        return _container(item, room, seen)
+    return clip(_safe_repr(item), max(room, 1))
+
+
+# --- NumPy -------------------------------------------------------------------
+
+
+def _ndarray(array: Any, np: Any) -> str:
+    """Shape/dtype header plus a summarised ``array2string``."""
+    header = f"ndarray shape={tuple(array.shape)} dtype={array.dtype}"
+    body = np.array2string(array, threshold=40, edgeitems=3, precision=4, max_line_width=100)
+    return f"{header}\n{body}"
+
+
+# --- pandas -------------------------------------------------------------------
+
+
+def _dataframe(frame: Any, max_chars: int) -> str:
+    """Shape line, dtypes line, a markdown head table and what was left out."""
+    n_rows, n_cols = frame.shape
+    shown = frame.iloc[:HEAD_ROWS, :MAX_COLUMNS]
+    more_cols = n_cols - shown.shape[1]
+    dtypes = [f"{_cell(name)} ({dtype})" for name, dtype in shown.dtypes.items()]
+    head = [
+        f"DataFrame: {n_rows:,} rows × {n_cols:,} columns",
+        "columns: " + ", ".join(dtypes + [_ELLIPSIS] * bool(more_cols)),
+    ]
+    header = [_cell(frame.index.name or ""), *map(_cell, shown.columns)]
+    rows = [[_cell(index), *map(_cell, row)] for index, row in _rows(shown)]
+    notes = [f"{_ELLIPSIS} {more_cols:,} more columns"] if more_cols else []
+    return _fit_table(head, header, rows, n_rows, notes, max_chars)
+
+
+def _series(series: Any, max_chars: int) -> str:
+    """Name, length, dtype and the head as a two-column table."""
+    name = "" if series.name is None else f" {_safe_repr(series.name)}"
+    head = [f"Series{name}: {len(series):,} rows, dtype {series.dtype}"]
+    label = "value" if series.name is None else series.name
+    header = [_cell(series.index.name or ""), _cell(label)]
+    items = series.head(HEAD_ROWS).items()
+    rows = [[_cell(index), _cell(item)] for index, item in items]
+    return _fit_table(head, header, rows, len(series), [], max_chars)
+
+
+def _rows(frame: Any) -> Iterator[tuple[object, list[object]]]:
+    """Yield ``(index, values)`` per row, keeping each column's own scalar type."""
+    columns = [frame.iloc[:, i] for i in range(frame.shape[1])]
+    for position, index in enumerate(frame.index):
+        yield index, [column.iloc[position] for column in columns]
+
+
+def _fit_table(
+    head: list[str],
+    header: list[str],
+    rows: list[list[str]],
+    total_rows: int,
+    notes: list[str],
+    max_chars: int,
+) -> str:
+    """Join the parts, dropping table rows from the end until the budget fits."""
+    text = ""
+    for count in range(len(rows), -1, -1):
+        more = total_rows - count
+        tail = [f"{_ELLIPSIS} {more:,} more rows"] if more else []
+        table = _markdown_table(header, rows[:count]) if len(header) > 1 else []
+        text = "\n".join([*head, *table, *tail, *notes])
+        if len(text) <= max_chars:
+            break
+    return text
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of a GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def _cell(value: Any) -> str:
+    """One table cell: floats to 4 significant digits, one line, ``|`` escaped."""
+    if _is_float(value):
+        text = format(float(value), ".4g")
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = _safe_str(value)
+    text = " ".join(text.split()).replace("|", "\\|")
+    if len(text) > MAX_CELL_CHARS:
+        text = text[: MAX_CELL_CHARS - 1] + _ELLIPSIS
+    return text
+
+
+def _is_float(value: object) -> bool:
+    """True for ``float`` and NumPy floating scalars (``np.float32`` included)."""
+    if isinstance(value, float):
+        return True
+    if not type(value).__module__.startswith("numpy"):
+        return False
+    return getattr(getattr(value, "dtype", None), "kind", "") == "f"
+
+
+def _safe_str(value: object) -> str:
+    """``str(value)``, falling back to the safe repr when it raises."""
+    try:
+        return str(value)
+    except Exception:
+        return _safe_repr(value)

@@ -1,0 +1,178 @@
+"""Showing replies: MIME bundles, a throttled live HTML display, a terminal renderer.
+
+The markdown → sanitized HTML work lives in :mod:`gmi_magics.markup`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, TextIO
+
+from IPython.display import DisplayHandle, display
+
+from .markup import footer_text, reply_bundle, reply_html, reply_text
+from .types import Reply
+
+__all__ = [
+    "HtmlRenderer",
+    "NullRenderer",
+    "Renderer",
+    "TextRenderer",
+    "footer_text",
+    "make_renderer",
+    "reply_bundle",
+    "reply_html",
+    "reply_text",
+]
+
+RendererKind = Literal["html", "text", "none"]
+_display: Callable[..., Any] = display  # IPython's display() is untyped
+
+
+class Renderer(Protocol):
+    """Receives a reply as it streams, then the finished reply."""
+
+    def start(self) -> None:
+        """Called once before the first delta."""
+
+    def update(self, text_delta: str, reasoning_delta: str) -> None:
+        """Called for each streamed delta (hot path)."""
+
+    def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
+        """Called once with the finished (or partial, on error) reply."""
+
+
+class NullRenderer:
+    """Shows nothing (``--quiet`` and batch runs)."""
+
+    def start(self) -> None:
+        """Do nothing."""
+
+    def update(self, text_delta: str, reasoning_delta: str) -> None:
+        """Do nothing."""
+
+    def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
+        """Do nothing."""
+
+
+class HtmlRenderer:
+    """Live sanitized HTML through one display handle, repainted at a bounded rate.
+
+    The first delta paints at once; later ones at most every ``min_interval`` seconds
+    (stretched to 3x the last repaint's cost, so long replies stay linear overall).
+    ``finish`` always repaints with the final bundle.
+    """
+
+    def __init__(
+        self, min_interval: float = 0.08, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.min_interval = min_interval
+        self.clock = clock
+        self.updates = 0
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._handle: DisplayHandle | None = None
+        self._due: float | None = None  # None: next delta repaints at once
+
+    def start(self) -> None:
+        """Show an empty live reply and keep its display handle."""
+        self._handle = _display(self._streaming_bundle(), raw=True, display_id=True)
+        self.updates += 1
+
+    def update(self, text_delta: str, reasoning_delta: str) -> None:
+        """Collect a delta; repaint when the throttle allows."""
+        if text_delta:
+            self._text.append(text_delta)
+        if reasoning_delta:
+            self._reasoning.append(reasoning_delta)
+        now = self.clock()
+        if self._due is None or now >= self._due:
+            self._show(self._streaming_bundle())
+            cost = self.clock() - now
+            self._due = now + max(self.min_interval, 3 * cost)
+
+    def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
+        """Repaint with the finished reply (partial text kept under an error)."""
+        self._show(reply_bundle(reply, notes=notes, error=error))
+
+    def _streaming_bundle(self) -> dict[str, str]:
+        text = "".join(self._text)
+        self._text = [text] if text else []
+        reasoning = "".join(self._reasoning)
+        self._reasoning = [reasoning] if reasoning else []
+        page = reply_html(text, reasoning=reasoning, streaming=True)
+        return {"text/html": page, "text/plain": text}
+
+    def _show(self, bundle: dict[str, str]) -> None:
+        if self._handle is None:
+            self._handle = _display(bundle, raw=True, display_id=True)
+        else:
+            repaint: Callable[..., None] = self._handle.update
+            repaint(bundle, raw=True)
+        self.updates += 1
+
+
+class TextRenderer:
+    """Plain text for terminals: deltas written as they arrive, never HTML."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._in_thinking = False
+        self._wrote_text = False
+        self._last = "\n"
+
+    @property
+    def stream(self) -> TextIO:
+        """The target stream (``sys.stdout`` at write time unless given)."""
+        return self._stream if self._stream is not None else sys.stdout
+
+    def start(self) -> None:
+        """Nothing to set up."""
+
+    def update(self, text_delta: str, reasoning_delta: str) -> None:
+        """Write the delta, marking where thinking starts and ends."""
+        if reasoning_delta:
+            if not self._in_thinking and not self._wrote_text:
+                self._write("[Thinking] ")
+                self._in_thinking = True
+            self._write(reasoning_delta)
+        if text_delta:
+            if self._in_thinking:
+                self._write("\n\n")
+                self._in_thinking = False
+            self._write(text_delta)
+            self._wrote_text = True
+
+    def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
+        """Write whatever was not streamed, then notes, error and footer lines."""
+        if not self._wrote_text and not self._in_thinking:
+            head = f"[Thinking] {reply.reasoning}\n\n" if reply.reasoning else ""
+            self._write(head + reply.text)
+        elif not self._wrote_text and reply.text:
+            self._write("\n\n" + reply.text)
+        lines = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
+        tail = "\n".join(line for line in lines if line)
+        if self._last != "\n":
+            self._write("\n")
+        if tail:
+            self._write("\n" + tail + "\n")
+
+    def _write(self, text: str) -> None:
+        if not text:
+            return
+        self.stream.write(text)
+        self.stream.flush()
+        self._last = text[-1]
+
+
+def make_renderer(kind: RendererKind) -> Renderer:
+    """The renderer for ``kind``: ``"html"``, ``"text"`` or ``"none"``."""
+    if kind == "html":
+        return HtmlRenderer()
+    if kind == "text":
+        return TextRenderer()
+    if kind == "none":
+        return NullRenderer()
+    raise ValueError(f"unknown renderer kind {kind!r}; use 'html', 'text' or 'none'")
