@@ -53,15 +53,21 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext gmi_magics``."""
-    from .magics import GMIMagics
+    from .magics import GMIMagics, keep_question_marks
 
     magics = GMIMagics(shell=ipython)
     ipython.register_magics(magics)
     ipython.events.register("pre_run_cell", magics.remember_cell_id)
+    if keep_question_marks not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(keep_question_marks)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Called by ``%unload_ext gmi_magics``."""
+    from .magics import keep_question_marks
+
+    if keep_question_marks in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(keep_question_marks)
     magics = ipython.magics_manager.registry.pop("GMIMagics", None)
     if magics is not None:
         ipython.events.unregister("pre_run_cell", magics.remember_cell_id)

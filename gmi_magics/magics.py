@@ -16,6 +16,18 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("history", "reset", "undo", "models", "config", "last")
 
 
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """Input transformer: ``%gmi why?`` is a question, not IPython's ``?`` help.
+
+    Rewrites a one-line ``%gmi ...?`` cell into an explicit call before IPython's
+    help-end transformer sees the trailing question mark.
+    """
+    if len(lines) != 1 or not lines[0].startswith("%gmi ") or not lines[0].rstrip().endswith("?"):
+        return lines
+    argument = lines[0][len("%gmi ") :].rstrip("\n")
+    return [f"get_ipython().run_line_magic('gmi', {argument!r})\n"]
+
+
 def _core() -> Any:
     """The plain-Python core, imported on first use so %load_ext stays instant."""
     from . import commands
