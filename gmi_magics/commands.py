@@ -41,7 +41,8 @@ def ask(magics: Any, text: str, options: AskOptions) -> Reply:
             "Send a smaller piece."
         )
     renderer = make_renderer(magics.renderer_kind())
-    return magics.session.ask(text, magics.settings(), options, renderer)
+    reply: Reply = magics.session.ask(text, magics.settings(), options, renderer)
+    return reply
 
 
 def options_from_args(args: Any, cell_id: str | None) -> AskOptions:

@@ -93,13 +93,13 @@ class GMIMagics(Magics):
 
     def settings(self) -> Settings:
         """Effective settings: %config traits over environment over defaults."""
-        defaults = self.trait_defaults()
         configured = {
             name: getattr(self, name)
             for name in self.trait_names(config=True)
-            if getattr(self, name) != defaults.get(name)
+            if getattr(self, name) != self.trait_defaults(name)
         }
-        return _core().resolve_settings(configured, os.environ)
+        settings: Settings = _core().resolve_settings(configured, os.environ)
+        return settings
 
     def renderer_kind(self) -> str:
         if self.display != "auto":
@@ -124,7 +124,8 @@ class GMIMagics(Magics):
         """
         words = line.split()
         if cell is None and words and words[0] in SUBCOMMANDS:
-            return _core().run_subcommand(self, words[0], line.split(None, 1)[1:])
+            _core().run_subcommand(self, words[0], line.split(None, 1)[1:])
+            return None
         if cell is None and not line.lstrip().startswith("-"):
             _core().ask(self, line, _core().AskOptions(cell_id=self.cell_id))
             return None
@@ -133,6 +134,6 @@ class GMIMagics(Magics):
             raise UsageError(f"Unexpected words after %%gmi: {' '.join(args.question)!r}")
         text = cell if cell is not None else " ".join(args.question)
         reply = _core().ask(self, text, _core().options_from_args(args, self.cell_id))
-        if args.out:
+        if args.out and self.shell is not None:
             self.shell.user_ns[args.out] = reply
         return None

@@ -64,7 +64,7 @@ def retry_delay(
     asked = parse_retry_after(headers or {})
     if asked is not None and 0 <= asked <= MAX_RETRY_AFTER:
         return asked
-    backoff = min(INITIAL_RETRY_DELAY * 2**retries_taken, MAX_RETRY_DELAY)
+    backoff = min(INITIAL_RETRY_DELAY * 2.0**retries_taken, MAX_RETRY_DELAY)
     reduction = random.random() if jitter is None else jitter
     return backoff * (1 - 0.25 * reduction)
 
