@@ -171,7 +171,7 @@ def _type_schema(tp: Any, seen: tuple[type, ...]) -> dict[str, Any]:
         return _mapping_schema(args, seen)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum_schema([m.value for m in tp], tp)
-    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or _is_typeddict(tp)):
+    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or typing.is_typeddict(tp)):
         return _record_schema(tp, seen)
     raise _Unsupported(f"unsupported type {_type_name(tp)}")
 
@@ -251,10 +251,6 @@ def _record_fields(cls: type, hints: dict[str, Any]) -> list[tuple[str, Any]]:
         )
         for f in fields
     ]
-
-
-def _is_typeddict(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__total__")
 
 
 def _json_default(value: Any) -> Any:
@@ -528,7 +524,7 @@ def _coerce(tp: Any, value: Any) -> Any:
         return _coerce_union(args, value)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return tp(value)
-    if isinstance(value, dict) and (dataclasses.is_dataclass(tp) or _is_typeddict(tp)):
+    if isinstance(value, dict) and (dataclasses.is_dataclass(tp) or typing.is_typeddict(tp)):
         return _coerce_record(tp, value)
     if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
         return {k: _coerce(args[1], v) for k, v in value.items()}
@@ -545,7 +541,7 @@ def _coerce_record(cls: Any, value: dict[str, Any]) -> Any:
     """A dataclass instance, or a TypedDict's dict, with its fields coerced."""
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = {k: _coerce(hints.get(k, Any), v) for k, v in value.items()}
-    return fields if _is_typeddict(cls) else cls(**fields)
+    return fields if typing.is_typeddict(cls) else cls(**fields)
 
 
 def _coerce_union(args: tuple[Any, ...], value: Any) -> Any:
