@@ -62,8 +62,10 @@ class GMIClient:
         read_timeout: float = 120.0,
         max_retries: int = 2,
         transport: httpx.BaseTransport | None = None,
+        key_env: str = "GMI_API_KEY",
     ) -> None:
-        self._api_key = api_key if api_key is not None else find_api_key()
+        self._api_key = api_key if api_key is not None else find_api_key(key_env)
+        self.key_env = key_env
         self.base_url = (base_url or os.environ.get("GMI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
         self.read_timeout = read_timeout
@@ -107,7 +109,10 @@ class GMIClient:
         deadline = time.monotonic() + self.timeout
         body = chat_body(messages, model=model, stream=False, **params)
         response = self._send("POST", "/chat/completions", body, deadline=deadline, model=model)
-        return parse_chunk(self._read_json(response, deadline))
+        try:
+            return parse_chunk(self._read_json(response, deadline))
+        except GMIError as error:
+            raise error.redact(self._api_key) from None
 
     def list_models(self) -> list[str]:
         """Model ids the endpoint serves (``GET {base_url}/models``)."""
@@ -134,10 +139,10 @@ class GMIClient:
             if isinstance(error, httpx.Response):
                 return error
             if not self._may_retry(error, headers, retries):
-                raise error
+                raise error.redact(self._api_key)
             delay = retry_delay(retries, headers)
             if time.monotonic() + delay >= deadline:
-                raise error
+                raise error.redact(self._api_key)
             time.sleep(delay)
             retries += 1
 
@@ -179,12 +184,13 @@ class GMIClient:
 
     def _auth_headers(self) -> dict[str, str]:
         if not self._api_key:
+            name = self.key_env
             raise MissingKeyError(
-                "No API key: set the GMI_API_KEY environment variable.",
+                f"No API key: set the {name} environment variable.",
                 hint=(
-                    "Set it before starting Jupyter (export GMI_API_KEY=...), or in a cell "
+                    f"Set it before starting Jupyter (export {name}=...), or in a cell "
                     "without pasting it: import os, getpass; "
-                    "os.environ['GMI_API_KEY'] = getpass.getpass()"
+                    f"os.environ['{name}'] = getpass.getpass()"
                 ),
             )
         return {"Authorization": f"Bearer {self._api_key}"}
@@ -209,6 +215,8 @@ class GMIClient:
             raise APITimeoutError(f"{self._host()} stopped sending mid-reply.") from None
         except httpx.TransportError as exc:
             raise StreamError(f"The connection dropped mid-reply ({_reason(exc)}).") from None
+        except GMIError as error:
+            raise error.redact(self._api_key) from None
         finally:
             response.close()
 

@@ -1,37 +1,71 @@
-"""What ``%%gmi`` and the ``%gmi`` subcommands do, behind the thin magic.
+"""What a ``%%gmi`` cell does, behind the thin magic: context, tools, formats, output.
 
 Imported on first use by ``magics._core()``: this is where the heavy core is loaded.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
-from collections.abc import Callable
+import re
+import sys
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.display import display
 
-from .markup import reply_html
-from .render import make_renderer
+from .errors import GMIError
+from .explain import exception_report
+from .interpolate import InterpolationError, interpolate
+from .render import RendererKind, make_renderer
+from .schema import ToolSchemaError
 from .session import AskOptions, Session, resolve_settings
-from .transcript import transcript_markdown
-from .types import Reply
+from .subcommands import run_subcommand
+from .tools import Tool, ToolRegistry
+from .types import Reply, ToolCall
 
 __all__ = [
     "AskOptions",
     "Session",
     "ask",
-    "options_from_args",
     "resolve_settings",
+    "run_cell",
     "run_subcommand",
 ]
 
 MAX_CELL_CHARS = 1_000_000
+JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."
 
 
-def ask(magics: Any, text: str, options: AskOptions) -> Reply:
-    """Send one message from a cell and show the streamed reply."""
+class ReplyFormatError(GMIError):
+    """The reply could not be read in the requested format."""
+
+    hint = "The reply is kept in the conversation; ask again, or use -f markdown."
+
+
+def run_cell(magics: Any, args: Any, text: str) -> Reply:
+    """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
+    namespace = magics.shell.user_ns
+    if args.error:
+        text = "\n\n".join(part for part in (last_error_report(magics.shell), text) if part)
+    if not args.no_interpolate:
+        text = fill_in(text, namespace)
+    options = options_from_args(args, magics)
+    if args.format == "json":
+        options.extra["response_format"] = {"type": "json_object"}
+        text += JSON_INSTRUCTION if "json" not in text.lower() else ""
+    reply = ask(magics, text, options, kind="text" if args.format == "text" else None)
+    value: Any = reply
+    if args.format == "code" and not reply.interrupted:
+        magics.shell.set_next_input(reply.code, replace=False)
+    if args.format == "json" and not reply.interrupted:
+        value = parse_json_reply(reply)
+    if args.out:
+        namespace[args.out] = value
+    return reply
+
+
+def ask(magics: Any, text: str, options: AskOptions, kind: RendererKind | None = None) -> Reply:
+    """Send one message and show the streamed reply."""
     text = text.strip()
     if not text:
         raise UsageError("Nothing to send: write your question under %%gmi (or after %gmi).")
@@ -40,13 +74,14 @@ def ask(magics: Any, text: str, options: AskOptions) -> Reply:
             f"The message is {len(text):,} characters; the limit is {MAX_CELL_CHARS:,}. "
             "Send a smaller piece."
         )
-    renderer = make_renderer(magics.renderer_kind())
+    renderer = make_renderer(kind or magics.renderer_kind())
     reply: Reply = magics.session.ask(text, magics.settings(), options, renderer)
     return reply
 
 
-def options_from_args(args: Any, cell_id: str | None) -> AskOptions:
+def options_from_args(args: Any, magics: Any) -> AskOptions:
     """Cell options parsed by magic_arguments → ``AskOptions``."""
+    confirm = args.confirm or magics.confirm_tools
     return AskOptions(
         model=args.model,
         temperature=args.temperature,
@@ -54,80 +89,70 @@ def options_from_args(args: Any, cell_id: str | None) -> AskOptions:
         system=args.system,
         history=not args.no_history,
         stream=False if args.no_stream else None,
-        cell_id=cell_id,
+        chat=args.chat,
+        cell_id=magics.next_turn_key(),
+        max_history=args.max_history,
+        tools=tool_registry(magics, args.tools),
+        confirm=ask_before_tool_call if confirm else None,
     )
 
 
-def run_subcommand(magics: Any, name: str, rest: list[str]) -> None:
-    """Dispatch ``%gmi <name> ...``."""
-    handler = SUBCOMMANDS[name]
-    handler(magics, rest[0] if rest else "")
+def fill_in(text: str, namespace: dict[str, Any]) -> str:
+    """``{name}`` interpolation; a failing expression is one clear UsageError."""
+    try:
+        return interpolate(text, namespace)
+    except InterpolationError as error:
+        raise UsageError(f"{error} (use --no-interpolate to send braces as written)") from None
 
 
-def _show_markdown(markdown_text: str, plain: str | None = None) -> None:
-    bundle = {
-        "text/html": reply_html(markdown_text),
-        "text/plain": plain or markdown_text,
-    }
-    display(bundle, raw=True)
+def tool_registry(magics: Any, names: str | None) -> ToolRegistry:
+    """Tools for this cell: ``--tools`` names, ``GMIMagics.tools``, and ``@tool`` functions."""
+    namespace = magics.shell.user_ns
+    registry = ToolRegistry()
+    wanted = [*magics.tools, *(n.strip() for n in (names or "").split(",") if n.strip())]
+    try:
+        for value in namespace.values():
+            if isinstance(getattr(value, "__gmi_tool__", None), Tool):
+                registry.add(value)
+        for name in wanted:
+            registry.add(_namespace_callable(namespace, name))
+    except ToolSchemaError as error:
+        raise UsageError(f"Cannot offer that tool to the model: {error}") from None
+    return registry
 
 
-def _history(magics: Any, _: str) -> None:
-    thread = magics.session.conversation(magics.settings())
-    _show_markdown(transcript_markdown(thread.turns, system=thread.system))
+def _namespace_callable(namespace: dict[str, Any], name: str) -> Any:
+    value = namespace.get(name)
+    if value is None:
+        raise UsageError(f"--tools: no function named {name!r} in the notebook.")
+    if not callable(value):
+        raise UsageError(f"--tools: {name!r} is a {type(value).__name__}, not a function.")
+    return value
 
 
-def _reset(magics: Any, _: str) -> None:
-    thread = magics.session.conversation(magics.settings())
-    count = len(thread.turns)
-    thread.reset()
-    print(f"Conversation cleared ({count} turn{'s' * (count != 1)} removed).")
+def ask_before_tool_call(call: ToolCall) -> bool:
+    """``--confirm``: ask the user (kernel stdin) before running a tool call."""
+    try:
+        answer = builtins.input(f"Run {call.name}({call.arguments})? [y/N] ")
+    except Exception:  # a frontend without stdin cannot confirm: decline
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
-def _undo(magics: Any, _: str) -> None:
-    turn = magics.session.conversation(magics.settings()).undo()
-    if turn is None:
-        print("Nothing to undo: the conversation is empty.")
-        return
-    preview = turn.user if len(turn.user) <= 60 else turn.user[:59] + "…"
-    print(f"Dropped the last turn: {preview!r}")
+def last_error_report(shell: Any) -> str:
+    """The prompt for ``--error`` / ``%gmi explain`` from the last exception."""
+    error = getattr(sys, "last_value", None) or getattr(sys, "last_exc", None)
+    if error is None:
+        raise UsageError("No error to explain yet: run the failing cell first.")
+    cell_files = getattr(getattr(shell, "compile", None), "_filename_map", {})
+    return exception_report(error, lambda filename: filename in cell_files)
 
 
-def _models(magics: Any, _: str) -> None:
-    settings = magics.settings()
-    models = magics.session.client(settings).list_models()
-    lines = [f"{'*' if m == settings.model else ' '} {m}" for m in models]
-    if settings.model not in models:
-        lines.append(f"! {settings.model} (current default) is not served by this endpoint")
-    print(f"{len(models)} models at {settings.base_url} (* = current default):")
-    print("\n".join(lines))
-
-
-def _config(magics: Any, _: str) -> None:
-    rows = magics.session.describe(magics.settings())
-    width = max(len(name) for name, _, _ in rows)
-    for name, value, source in rows:
-        print(f"{name:<{width}}  {value}  ({source})")
-
-
-def _last(magics: Any, _: str) -> None:
-    settings = magics.settings()
-    request = magics.session.conversation(settings).last_request
-    if request is None:
-        print("No request has been sent yet in this conversation.")
-        return
-    shown = {
-        **request,
-        "headers": {"Authorization": f"Bearer {magics.session.client(settings).masked_key}"},
-    }
-    print(json.dumps(shown, indent=2, ensure_ascii=False))
-
-
-SUBCOMMANDS: dict[str, Callable[[Any, str], None]] = {
-    "history": _history,
-    "reset": _reset,
-    "undo": _undo,
-    "models": _models,
-    "config": _config,
-    "last": _last,
-}
+def parse_json_reply(reply: Reply) -> Any:
+    """The JSON object in a ``-f json`` reply (code fences tolerated)."""
+    text = reply.text.strip()
+    fenced = re.fullmatch(r"```(?:json)?\s*\n(.*?)\n?```", text, flags=re.DOTALL)
+    try:
+        return json.loads(fenced.group(1) if fenced else text)
+    except ValueError as error:
+        raise ReplyFormatError(f"The reply is not valid JSON ({error}).") from None

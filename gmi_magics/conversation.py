@@ -2,21 +2,34 @@
 
 History rules: a turn enters history only when its reply completes; an interrupt
 keeps the partial reply as an *interrupted* turn; any error leaves history as it was.
+With tools, one turn may hold several requests: the model's tool calls and their
+results are kept in the turn (``Turn.extra``) in the order the API requires.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .budget import (
+    MessagesView,
+    TokenEstimator,
+    context_limit_for,
+    trim_history,
+    turn_token_count,
+)
 from .client import DEFAULT_MODEL, GMIClient
 from .deltas import ReplyBuilder
 from .errors import GMIError
-from .types import Delta, Message, Reply
+from .tools import Tool, ToolRegistry, ToolResult, run_tool_calls
+from .types import Delta, Message, Reply, ToolCall
 
 DeltaCallback = Callable[[Delta], None]
+ToolCallback = Callable[[ToolResult], None]
+ConfirmCallback = Callable[[ToolCall], bool]
+DEFAULT_MAX_TOOL_ROUNDS = 8
 
 
 class ReplyInterrupted(KeyboardInterrupt):
@@ -35,15 +48,38 @@ class Turn:
     reply: Reply
     extra: list[Message] = field(default_factory=list)
     cell_id: str | None = None
+    tokens: tuple[float, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def interrupted(self) -> bool:
         return self.reply.interrupted
 
     def messages(self) -> list[Message]:
-        """What this turn contributes to later requests (never the reasoning)."""
+        """What this turn contributes to later requests (never the final reasoning)."""
         answer: Message = {"role": "assistant", "content": self.reply.text}
         return [{"role": "user", "content": self.user}, *self.extra, answer]
+
+
+@dataclass
+class Spend:
+    """Tokens one conversation has used, over every request it made."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+
+    def add(self, reply: Reply) -> None:
+        self.requests += 1
+        if reply.usage is not None:
+            self.prompt_tokens += reply.usage.prompt_tokens
+            self.completion_tokens += reply.usage.completion_tokens
+
+
+def as_registry(tools: Iterable[Callable[..., Any] | Tool] | ToolRegistry | None) -> ToolRegistry:
+    """Accept a registry, or any iterable of callables/Tools."""
+    if isinstance(tools, ToolRegistry):
+        return tools
+    return ToolRegistry(tools or ())
 
 
 class Conversation:
@@ -55,17 +91,27 @@ class Conversation:
         *,
         model: str | None = None,
         system: str | None = None,
+        tools: Iterable[Callable[..., Any] | Tool] | ToolRegistry | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        max_context_tokens: int | None = None,
+        name: str = "default",
         **params: Any,
     ) -> None:
         self.client = client if client is not None else GMIClient()
         self.model = model or DEFAULT_MODEL
         self.system = system
+        self.tools = as_registry(tools)
+        self.max_tool_rounds = max_tool_rounds
+        self.max_context_tokens = max_context_tokens
+        self.name = name
         self.params = params
         self.turns: list[Turn] = []
         self.last_request: dict[str, Any] | None = None
+        self.estimator = TokenEstimator()
+        self.spend = Spend()
 
     def __repr__(self) -> str:
-        return f"Conversation(model={self.model!r}, turns={len(self.turns)})"
+        return f"Conversation(name={self.name!r}, model={self.model!r}, turns={len(self.turns)})"
 
     # -- history --------------------------------------------------------------
 
@@ -74,15 +120,35 @@ class Conversation:
         return [message for turn in self.turns for message in turn.messages()]
 
     def build_messages(
-        self, text: str, *, system: str | None = None, history: bool = True
-    ) -> list[Message]:
-        """The ``messages`` array for a new user message."""
+        self,
+        text: str,
+        *,
+        system: str | None = None,
+        history: bool = True,
+        exclude_cell: str | None = None,
+        max_history: int | None = None,
+    ) -> tuple[list[Message], int]:
+        """The ``messages`` array for a new user message, fitted to the context budget.
+
+        Returns the messages and how many of the oldest turns were left out.
+        """
         prompt = system if system is not None else self.system
-        messages: list[Message] = [{"role": "system", "content": prompt}] if prompt else []
-        if history:
-            messages += self.history_messages()
-        messages.append({"role": "user", "content": text})
-        return messages
+        head: list[Message] = [{"role": "system", "content": prompt}] if prompt else []
+        new: list[Message] = [{"role": "user", "content": text}]
+        if not history:
+            return head + new, 0
+        turns = self.turns
+        if exclude_cell is not None:
+            turns = [t for t in turns if t.cell_id != exclude_cell]
+        return trim_history(  # lazy views: only the turns that fit are ever built
+            head,
+            MessagesView(turns, Turn.messages),
+            new,
+            max_tokens=self.max_context_tokens or context_limit_for(self.model),
+            max_turns=max_history,
+            estimator=self.estimator,
+            turn_tokens=_TurnTokens(turns, self.estimator),
+        )
 
     def undo(self) -> Turn | None:
         """Drop and return the last turn (``None`` when empty)."""
@@ -91,12 +157,14 @@ class Conversation:
     def reset(self) -> None:
         self.turns.clear()
 
-    def _commit(self, turn: Turn) -> None:
+    def _commit(self, turn: Turn) -> int:
+        """Add ``turn`` (replacing the same cell's earlier turn); return its index."""
         for index, existing in enumerate(self.turns):
             if turn.cell_id is not None and existing.cell_id == turn.cell_id:
                 self.turns[index] = turn
-                return
+                return index
         self.turns.append(turn)
+        return len(self.turns) - 1
 
     # -- sending --------------------------------------------------------------
 
@@ -109,36 +177,72 @@ class Conversation:
         history: bool = True,
         stream: bool = True,
         on_delta: DeltaCallback | None = None,
+        on_tool: ToolCallback | None = None,
+        confirm: ConfirmCallback | None = None,
+        tools: Iterable[Callable[..., Any] | Tool] | ToolRegistry | None = None,
         cell_id: str | None = None,
+        max_history: int | None = None,
         **params: Any,
     ) -> Reply:
         """Send ``text`` as the next user message and return the finished reply.
 
         ``history=False`` asks a one-off question that neither sees nor joins the
-        conversation.  ``on_delta`` receives each normalised delta as it arrives.
+        conversation.  ``on_delta`` receives each normalised delta as it arrives;
+        ``on_tool`` each tool result when the model calls tools.
         """
         model = model or self.model
+        registry = self.tools if tools is None else as_registry(tools)
         request_params = {**self.params, **params}
-        if cell_id is not None and history:
-            earlier = [t for t in self.turns if t.cell_id != cell_id]
-            saved, self.turns = self.turns, earlier
-            try:
-                messages = self.build_messages(text, system=system, history=True)
-            finally:
-                self.turns = saved
-        else:
-            messages = self.build_messages(text, system=system, history=history)
-        self.last_request = {
-            "endpoint": f"{self.client.base_url}/chat/completions",
-            "model": model,
-            "params": {k: v for k, v in request_params.items() if v is not None},
-            "stream": stream,
-            "messages": messages,
-        }
-        reply = self._exchange(messages, model, stream, on_delta, request_params)
+        if len(registry):
+            request_params.setdefault("tools", registry.schemas())
+        messages, dropped = self.build_messages(
+            text, system=system, history=history, exclude_cell=cell_id, max_history=max_history
+        )
+        extra: list[Message] = []
+        try:
+            reply = self._tool_loop(
+                messages, extra, model, stream, request_params, registry, on_delta, on_tool, confirm
+            )
+        except ReplyInterrupted as interrupt:
+            partial = interrupt.reply
+            if history and (partial.text or partial.reasoning or extra):  # nothing came: no turn
+                self._commit(Turn(user=text, reply=interrupt.reply, extra=extra, cell_id=cell_id))
+            raise
+        reply = replace(
+            reply, metadata={**reply.metadata, "thread": self.name, "dropped_turns": dropped}
+        )
         if history:
-            self._commit(Turn(user=text, reply=reply, cell_id=cell_id))
+            index = self._commit(Turn(user=text, reply=reply, extra=extra, cell_id=cell_id))
+            reply = replace(reply, metadata={**reply.metadata, "turn": index + 1})
+            self.turns[index].reply = reply
         return reply
+
+    def _tool_loop(
+        self,
+        messages: list[Message],
+        extra: list[Message],
+        model: str,
+        stream: bool,
+        params: dict[str, Any],
+        registry: ToolRegistry,
+        on_delta: DeltaCallback | None,
+        on_tool: ToolCallback | None,
+        confirm: ConfirmCallback | None,
+    ) -> Reply:
+        """Ask, run any tool calls, send results back; until text or the round limit."""
+        for round_number in range(self.max_tool_rounds + 1):
+            reply = self._exchange(messages + extra, model, stream, on_delta, params)
+            if not reply.tool_calls or not len(registry):
+                return reply
+            if round_number == self.max_tool_rounds:
+                return replace(reply, metadata={**reply.metadata, "tool_rounds_exhausted": True})
+            results = run_tool_calls(reply.tool_calls, registry, confirm=confirm)
+            extra.append(assistant_tool_message(reply))
+            for result in results:
+                extra.append(result.to_message())
+                if on_tool is not None:
+                    on_tool(result)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _exchange(
         self,
@@ -148,6 +252,13 @@ class Conversation:
         on_delta: DeltaCallback | None,
         params: dict[str, Any],
     ) -> Reply:
+        self.last_request = {
+            "endpoint": f"{self.client.base_url}/chat/completions",
+            "model": model,
+            "params": {k: v for k, v in params.items() if v is not None},
+            "stream": stream,
+            "messages": messages,
+        }
         builder = ReplyBuilder(model)
         started = time.monotonic()
         try:
@@ -161,8 +272,15 @@ class Conversation:
         except GMIError as error:
             error.partial = builder.build(latency=time.monotonic() - started)
             raise
-        reply = builder.build(latency=time.monotonic() - started)
-        return self._annotate(reply, params)
+        reply = self._annotate(builder.build(latency=time.monotonic() - started), params)
+        self._account(reply, messages)
+        return reply
+
+    def _account(self, reply: Reply, messages: list[Message]) -> None:
+        self.spend.add(reply)
+        if reply.usage is not None and reply.usage.prompt_tokens:
+            estimated = sum(turn_token_count([m], self.estimator) for m in messages)
+            self.estimator.calibrate(estimated, reply.usage.prompt_tokens)
 
     def _deltas(
         self, messages: list[Message], model: str, stream: bool, params: dict[str, Any]
@@ -173,8 +291,38 @@ class Conversation:
             yield self.client.chat(messages, model=model, **params)
 
     def _annotate(self, reply: Reply, params: dict[str, Any]) -> Reply:
-        metadata = {
-            "params": {k: v for k, v in params.items() if v is not None},
-            "base_url": self.client.base_url,
-        }
+        shown = {k: v for k, v in params.items() if v is not None and k != "tools"}
+        metadata = {"params": shown, "base_url": self.client.base_url}
         return replace(reply, metadata={**reply.metadata, **metadata})
+
+
+class _TurnTokens(Sequence[int]):
+    """Per-turn token estimates, computed on demand and cached per calibration."""
+
+    def __init__(self, turns: Sequence[Turn], estimator: TokenEstimator) -> None:
+        self.turns = turns
+        self.estimator = estimator
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        turn = self.turns[index]
+        ratio = self.estimator.chars_per_token
+        if turn.tokens is None or turn.tokens[0] != ratio:
+            turn.tokens = (ratio, turn_token_count(turn.messages(), self.estimator))
+        return turn.tokens[1]
+
+
+def assistant_tool_message(reply: Reply) -> Message:
+    """The assistant message that asked for tool calls (with its reasoning, if any)."""
+    message: Message = {
+        "role": "assistant",
+        "content": reply.text or None,
+        "tool_calls": [call.to_wire() for call in reply.tool_calls],
+    }
+    if reply.reasoning:
+        message["reasoning_content"] = reply.reasoning
+    return message

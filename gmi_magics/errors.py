@@ -43,6 +43,15 @@ class GMIError(Exception):
             self.hint = hint
         self.partial: Reply | None = None  # text streamed before the failure
 
+    def redact(self, secret: str | None) -> GMIError:
+        """Remove ``secret`` (the API key) wherever a server may have echoed it."""
+        if secret:
+            self.message = self.message.replace(secret, "[redacted]")
+            self.args = (self.message,)
+            if isinstance(self, APIStatusError):
+                self.body = self.body.replace(secret, "[redacted]")
+        return self
+
     def _render_traceback_(self) -> list[str]:
         lines = [f"\x1b[31m{type(self).__name__}\x1b[0m: {self.message}"]
         if self.hint:
@@ -88,6 +97,7 @@ class APIStatusError(GMIError):
     """The server answered with an HTTP error status."""
 
     hint = "Nothing was added to the conversation."
+    body: str = ""
 
     def __init__(
         self, message: str, *, status_code: int, body: str = "", hint: str | None = None

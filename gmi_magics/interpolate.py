@@ -46,6 +46,8 @@ _PATTERN = re.compile(rf"\{{\{{(?P<escaped>{_REFERENCE})\}}\}}|\{{(?P<reference>
 _COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\*?$")
 _ROOT = re.compile(_IDENT)
 _MAX_REASON = 200
+_MAX_GROUPS = 9  # LaTeX macros take at most nine arguments
+_MAX_GROUP_CHARS = 2000  # a LaTeX argument longer than this is not looked through
 
 
 class InterpolationError(ValueError):
@@ -116,9 +118,9 @@ def _root(expression: str) -> str:
 
 def _after_latex(text: str, position: int) -> bool:
     """True when the ``{`` at ``position`` opens a LaTeX argument."""
-    while position > 0:
-        previous = text[position - 1]
-        if previous in "\\^_":
+    for _ in range(_MAX_GROUPS):  # \frac{a}{b}: follow "}{" back to the command
+        previous = text[position - 1] if position else ""
+        if previous and previous in "\\^_":
             return True
         if previous != "}":
             start = max(0, position - 64)
@@ -131,9 +133,9 @@ def _after_latex(text: str, position: int) -> bool:
 
 
 def _matching_open(text: str, close: int) -> int | None:
-    """Index of the ``{`` matching the ``}`` at ``close``, if any."""
+    """Index of the ``{`` matching the ``}`` at ``close``, looking a bounded way back."""
     depth = 0
-    for index in range(close, -1, -1):
+    for index in range(close, max(-1, close - _MAX_GROUP_CHARS), -1):
         if text[index] == "}":
             depth += 1
         elif text[index] == "{":

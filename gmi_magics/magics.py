@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 
 if TYPE_CHECKING:
     from .session import Session, Settings
 
-SUBCOMMANDS = ("history", "reset", "undo", "models", "config", "last")
+SUBCOMMANDS = (
+    *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
+    *("save", "load", "export", "usage", "explain", "tools"),
+)
 
 
 def keep_question_marks(lines: list[str]) -> list[str]:
@@ -75,15 +78,55 @@ class GMIMagics(Magics):
         "auto",
         help="How replies are shown: html (notebooks), text (terminals), or auto-detect.",
     ).tag(config=True)
+    rerun = CaselessStrEnum(
+        ["replace", "append"],
+        "replace",
+        help="Re-running a cell replaces its earlier turn (by cell id), or appends a new one.",
+    ).tag(config=True)
+    max_context_tokens = Int(
+        None,
+        allow_none=True,
+        help="Token budget of one request; oldest turns are left out to fit. None: per model.",
+    ).tag(config=True)
+    token_budget = Int(
+        None,
+        allow_none=True,
+        help="Tokens (in + out) this kernel may spend; later requests are refused. None: no cap.",
+    ).tag(config=True)
+    prices = Dict(
+        {},
+        help="Per-million-token prices (in, out) by model, e.g. {'org/model': (0.27, 0.41)}.",
+    ).tag(config=True)
+    tools = List(
+        Unicode(),
+        [],
+        help="Names of user-namespace functions offered to the model as tools in every cell.",
+    ).tag(config=True)
+    max_tool_rounds = Int(
+        8, help="Most request rounds of tool calls in one cell before stopping."
+    ).tag(config=True)
+    confirm_tools = Bool(False, help="Ask before running each tool call the model makes.").tag(
+        config=True
+    )
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
         self.cell_id: str | None = None
+        self._asks_in_cell = 0
 
     def remember_cell_id(self, info: Any) -> None:
         """``pre_run_cell`` hook: the frontend's cell id, so re-runs replace turns."""
         self.cell_id = getattr(info, "cell_id", None)
+        self._asks_in_cell = 0
+
+    def next_turn_key(self) -> str | None:
+        """Identifies a turn by cell id and position, so two asks in one cell stay two."""
+        if self.cell_id is None:
+            return None
+        self._asks_in_cell += 1
+        suffix = f"#{self._asks_in_cell}" if self._asks_in_cell > 1 else ""
+        return self.cell_id + suffix
 
     @property
     def session(self) -> Session:
@@ -106,6 +149,14 @@ class GMIMagics(Magics):
             return str(self.display)
         return "html" if type(self.shell).__name__ == "ZMQInteractiveShell" else "text"
 
+    def _parse(self, line: str) -> Any:
+        """Parse options; quoted values lose their quotes, apostrophes in words stay."""
+        args = parse_argstring(self.gmi, line)
+        for name, value in vars(args).items():
+            if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
+                setattr(args, name, value[1:-1])
+        return args
+
     @magic_arguments()
     @argument("-m", "--model", help="Model id for this cell.")
     @argument("-t", "--temperature", type=float, help="Sampling temperature (0 is sent as 0).")
@@ -114,26 +165,41 @@ class GMIMagics(Magics):
     @argument("--no-history", action="store_true", help="One-off question, outside the chat.")
     @argument("--no-stream", action="store_true", help="Wait for the whole reply.")
     @argument("-o", "--out", metavar="VAR", help="Store the reply object in VAR.")
+    @argument("--chat", metavar="NAME", default="default", help="Named conversation thread.")
+    @argument(
+        "-f",
+        "--format",
+        choices=["markdown", "code", "json", "text"],
+        default="markdown",
+        help="code: the reply's code goes into the next cell; json: JSON output, parsed into "
+        "-o; text: plain text.",
+    )
+    @argument("--no-interpolate", action="store_true", help="Send {braces} exactly as written.")
+    @argument("--max-history", type=int, metavar="N", help="Send at most N earlier turns.")
+    @argument("--error", action="store_true", help="Include the last exception and its cell.")
+    @argument("--tools", metavar="F,G", help="Functions (by name) the model may call.")
+    @argument("--confirm", action="store_true", help="Ask before each tool call.")
     @argument("question", nargs="*", help="(line mode) the question, or a subcommand.")
     @line_cell_magic
     def gmi(self, line: str, cell: str | None = None) -> None:
         """Ask a GMI Cloud model; the reply streams in as rendered markdown.
 
-        Cell mode: the cell is the message.  Line mode: ``%gmi <question>``, or a
-        subcommand: history, reset, undo, models, config, last.
+        Cell mode: the cell is the message.  Line mode: ``%gmi <question>``, or
+        ``%gmi <subcommand>``: history, reset, undo, retry, models, config, last,
+        chats, system, save, load, export, usage, explain, tools (each takes
+        ``--chat NAME``).  ``{name}`` in the message is replaced by the value of
+        ``name`` from the notebook (``--no-interpolate`` turns this off).
         """
         words = line.split()
         if cell is None and words and words[0] in SUBCOMMANDS:
             _core().run_subcommand(self, words[0], line.split(None, 1)[1:])
             return None
         if cell is None and not line.lstrip().startswith("-"):
-            _core().ask(self, line, _core().AskOptions(cell_id=self.cell_id))
-            return None
-        args = parse_argstring(self.gmi, line)
-        if cell is not None and args.question:
-            raise UsageError(f"Unexpected words after %%gmi: {' '.join(args.question)!r}")
-        text = cell if cell is not None else " ".join(args.question)
-        reply = _core().ask(self, text, _core().options_from_args(args, self.cell_id))
-        if args.out and self.shell is not None:
-            self.shell.user_ns[args.out] = reply
+            args, text = self._parse(""), line
+        else:
+            args = self._parse(line)
+            if cell is not None and args.question:
+                raise UsageError(f"Unexpected words after %%gmi: {' '.join(args.question)!r}")
+            text = cell if cell is not None else " ".join(args.question)
+        _core().run_cell(self, args, text)
         return None

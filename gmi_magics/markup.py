@@ -7,11 +7,15 @@ before markdown and put back escaped afterwards, so MathJax sees it intact.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import markdown
 import nh3
@@ -145,6 +149,11 @@ _EXTRA_CSS = """
 .gmi-reply .gmi-error { color: #d32f2f; font-weight: bold; margin-top: 0.3em; }
 .gmi-reply .gmi-footer { font-size: 0.8em; opacity: 0.6; margin-top: 0.4em; }
 .gmi-reply .gmi-cursor { opacity: 0.6; }
+.gmi-reply details.gmi-tool { border-left: 3px solid #4a90d9; padding-left: 0.6em;
+  margin-bottom: 0.4em; font-size: 0.9em; }
+.gmi-reply details.gmi-tool-error { border-left-color: #d32f2f; }
+.gmi-reply details.gmi-tool summary { cursor: pointer; font-family: monospace; }
+.gmi-reply details.gmi-tool pre { max-height: 20em; overflow: auto; margin: 0.3em 0; }
 """
 
 
@@ -168,10 +177,66 @@ def _thinking(reasoning: str, *, expanded: bool) -> str:
     return f'<details class="gmi-thinking"{opened}><summary>Thinking</summary>{body}</details>'
 
 
+@dataclass(frozen=True)
+class ToolBlock:
+    """One tool call as the user sees it: name, arguments, result or error, time."""
+
+    name: str
+    arguments: str
+    output: str
+    seconds: float = 0.0
+    error: str | None = None
+
+
+MAX_TOOL_OUTPUT_SHOWN = 2_000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit:,} more chars]"
+
+
+def tool_html(block: ToolBlock) -> str:
+    """A collapsed block for one tool call; every piece escaped."""
+    status = f" · error: {block.error}" if block.error else ""
+    summary = f"🔧 {block.name}({_clip(block.arguments, 200)}) · {block.seconds:.2f} s{status}"
+    css = "gmi-tool gmi-tool-error" if block.error else "gmi-tool"
+    body = html.escape(_clip(block.output, MAX_TOOL_OUTPUT_SHOWN))
+    return (
+        f'<details class="{css}"><summary>{html.escape(summary)}</summary>'
+        f"<pre>{body}</pre></details>"
+    )
+
+
+def tool_text(block: ToolBlock) -> str:
+    """The same block as one plain-text line for terminals."""
+    outcome = f"error: {block.error}" if block.error else _clip(block.output, 200)
+    return (
+        f"[tool] {block.name}({_clip(block.arguments, 200)}) -> {outcome} ({block.seconds:.2f} s)"
+    )
+
+
+def provenance(reply: Reply) -> dict[str, Any]:
+    """Output metadata recording what produced a reply (never the key)."""
+    meta = reply.metadata
+    base_url = str(meta.get("base_url", ""))
+    return {
+        "model": reply.model,
+        "host": urlsplit(base_url).hostname or "",
+        "params": meta.get("params", {}),
+        "usage": dataclasses.asdict(reply.usage) if reply.usage else None,
+        "latency": round(reply.latency, 3),
+        "finish_reason": reply.finish_reason,
+        "thread": meta.get("thread"),
+        "turn": meta.get("turn"),
+        "interrupted": reply.interrupted,
+    }
+
+
 def reply_html(
     text: str,
     *,
     reasoning: str = "",
+    tools: Sequence[ToolBlock] = (),
     footer: str = "",
     notes: Sequence[str] = (),
     error: str = "",
@@ -181,6 +246,7 @@ def reply_html(
     parts = [f'<div class="gmi-reply"><style>{stylesheet()}</style>']
     if reasoning:
         parts.append(_thinking(reasoning, expanded=streaming and not text))
+    parts.extend(tool_html(block) for block in tools)
     parts.append(markdown_to_html(text))
     if streaming:
         parts.append('<span class="gmi-cursor">▌</span>')
@@ -209,24 +275,38 @@ def footer_text(reply: Reply) -> str:
     return " · ".join(parts)
 
 
-def reply_text(reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> str:
+def reply_text(
+    reply: Reply,
+    *,
+    notes: Sequence[str] = (),
+    error: str = "",
+    tools: Sequence[ToolBlock] = (),
+) -> str:
     """Plain-text rendering for terminals: thinking, raw markdown, notes, footer."""
     head = f"[Thinking]\n{reply.reasoning}\n[/Thinking]\n\n" if reply.reasoning else ""
+    head += "".join(tool_text(block) + "\n" for block in tools)
     tail = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
     tail_text = "\n".join(line for line in tail if line)
     return f"{head}{reply.text}\n\n{tail_text}" if tail_text else head + reply.text
 
 
-def reply_bundle(reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> dict[str, str]:
+def reply_bundle(
+    reply: Reply,
+    *,
+    notes: Sequence[str] = (),
+    error: str = "",
+    tools: Sequence[ToolBlock] = (),
+) -> dict[str, str]:
     """The MIME bundle for a finished reply: sanitized HTML plus plain text."""
     page = reply_html(
         reply.text,
         reasoning=reply.reasoning,
+        tools=tools,
         footer=footer_text(reply),
         notes=notes,
         error=error,
     )
     return {
         "text/html": page,
-        "text/plain": reply_text(reply, notes=notes, error=error),
+        "text/plain": reply_text(reply, notes=notes, error=error, tools=tools),
     }

@@ -12,7 +12,15 @@ from typing import Any, Literal, Protocol, TextIO
 
 from IPython.display import DisplayHandle, display
 
-from .markup import footer_text, reply_bundle, reply_html, reply_text
+from .markup import (
+    ToolBlock,
+    footer_text,
+    provenance,
+    reply_bundle,
+    reply_html,
+    reply_text,
+    tool_text,
+)
 from .types import Reply
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "NullRenderer",
     "Renderer",
     "TextRenderer",
+    "ToolBlock",
     "footer_text",
     "make_renderer",
     "reply_bundle",
@@ -40,6 +49,9 @@ class Renderer(Protocol):
     def update(self, text_delta: str, reasoning_delta: str) -> None:
         """Called for each streamed delta (hot path)."""
 
+    def tool(self, block: ToolBlock) -> None:
+        """Called when a tool call the model asked for has run."""
+
     def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
         """Called once with the finished (or partial, on error) reply."""
 
@@ -51,6 +63,9 @@ class NullRenderer:
         """Do nothing."""
 
     def update(self, text_delta: str, reasoning_delta: str) -> None:
+        """Do nothing."""
+
+    def tool(self, block: ToolBlock) -> None:
         """Do nothing."""
 
     def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
@@ -75,6 +90,7 @@ class HtmlRenderer:
         self._reasoning: list[str] = []
         self._handle: DisplayHandle | None = None
         self._due: float | None = None  # None: next delta repaints at once
+        self._tools: list[ToolBlock] = []
 
     def start(self) -> None:
         """Show an empty live reply and keep its display handle."""
@@ -93,24 +109,33 @@ class HtmlRenderer:
             cost = self.clock() - now
             self._due = now + max(self.min_interval, 3 * cost)
 
+    def tool(self, block: ToolBlock) -> None:
+        """Add a finished tool call above the answer; repaint at once."""
+        self._tools.append(block)
+        self._show(self._streaming_bundle())
+
     def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
-        """Repaint with the finished reply (partial text kept under an error)."""
-        self._show(reply_bundle(reply, notes=notes, error=error))
+        """Repaint with the finished reply (partial text kept under an error).
+
+        The output's metadata records what produced it (``provenance``).
+        """
+        bundle = reply_bundle(reply, notes=notes, error=error, tools=self._tools)
+        self._show(bundle, metadata={"gmi_magics": provenance(reply)})
 
     def _streaming_bundle(self) -> dict[str, str]:
         text = "".join(self._text)
         self._text = [text] if text else []
         reasoning = "".join(self._reasoning)
         self._reasoning = [reasoning] if reasoning else []
-        page = reply_html(text, reasoning=reasoning, streaming=True)
+        page = reply_html(text, reasoning=reasoning, tools=self._tools, streaming=True)
         return {"text/html": page, "text/plain": text}
 
-    def _show(self, bundle: dict[str, str]) -> None:
+    def _show(self, bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
         if self._handle is None:
-            self._handle = _display(bundle, raw=True, display_id=True)
+            self._handle = _display(bundle, raw=True, display_id=True, metadata=metadata)
         else:
             repaint: Callable[..., None] = self._handle.update
-            repaint(bundle, raw=True)
+            repaint(bundle, raw=True, metadata=metadata)
         self.updates += 1
 
 
@@ -144,6 +169,12 @@ class TextRenderer:
                 self._in_thinking = False
             self._write(text_delta)
             self._wrote_text = True
+
+    def tool(self, block: ToolBlock) -> None:
+        """One line per finished tool call."""
+        if self._last != "\n":
+            self._write("\n")
+        self._write(tool_text(block) + "\n")
 
     def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
         """Write whatever was not streamed, then notes, error and footer lines."""

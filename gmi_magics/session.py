@@ -11,9 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .budget import trim_note
 from .client import DEFAULT_BASE_URL, DEFAULT_MODEL, GMIClient, find_api_key, mask_key
-from .conversation import Conversation, ReplyInterrupted
-from .errors import GMIError
+from .conversation import (
+    DEFAULT_MAX_TOOL_ROUNDS,
+    ConfirmCallback,
+    Conversation,
+    ReplyInterrupted,
+)
+from .errors import BudgetExceededError, GMIError
+from .markup import ToolBlock
+from .tools import ToolRegistry, ToolResult
 from .types import Delta, Reply
 
 DEFAULT_CHAT = "default"
@@ -30,6 +38,7 @@ FINISH_NOTES = {
 class Renderer(Protocol):
     def start(self) -> None: ...
     def update(self, text_delta: str, reasoning_delta: str) -> None: ...
+    def tool(self, block: ToolBlock) -> None: ...
     def finish(self, reply: Reply, *, notes: list[str] = ..., error: str = ...) -> None: ...
 
 
@@ -46,6 +55,12 @@ class Settings:
     timeout: float = 600.0
     max_retries: int = 2
     stream: bool = True
+    rerun: str = "replace"
+    max_context_tokens: int | None = None
+    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
+    confirm_tools: bool = False
+    token_budget: int | None = None
+    prices: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -81,6 +96,9 @@ class AskOptions:
     stream: bool | None = None
     chat: str = DEFAULT_CHAT
     cell_id: str | None = None
+    max_history: int | None = None
+    tools: ToolRegistry | None = None
+    confirm: ConfirmCallback | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,7 +113,13 @@ class Session:
     def client(self, settings: Settings) -> GMIClient:
         """The shared client for these settings (one keep-alive pool per kernel)."""
         key = find_api_key(settings.api_key_env)
-        signature = (settings.base_url, settings.timeout, settings.max_retries, key)
+        signature = (
+            settings.base_url,
+            settings.timeout,
+            settings.max_retries,
+            settings.api_key_env,
+            key,
+        )
         if self._client is None or signature != self._client_signature:
             if self._client is not None:
                 self._client.close()
@@ -104,6 +128,7 @@ class Session:
                 base_url=settings.base_url,
                 timeout=settings.timeout,
                 max_retries=settings.max_retries,
+                key_env=settings.api_key_env,
             )
             self._client_signature = signature
         return self._client
@@ -113,15 +138,19 @@ class Session:
         client = self.client(settings)
         thread = self.threads.get(chat)
         if thread is None:
-            thread = self.threads[chat] = Conversation(client, system=settings.system_prompt)
+            thread = Conversation(client, system=settings.system_prompt or None, name=chat)
+            self.threads[chat] = thread
         thread.client = client
         thread.model = settings.model
+        thread.max_context_tokens = settings.max_context_tokens
+        thread.max_tool_rounds = settings.max_tool_rounds
         if thread.system is None and settings.system_prompt:
             thread.system = settings.system_prompt
         return thread
 
     def ask(self, text: str, settings: Settings, options: AskOptions, renderer: Renderer) -> Reply:
         """Send one user message, streaming into ``renderer``; history per the rules."""
+        self.check_budget(settings)
         conversation = self.conversation(settings, options.chat)
         if options.system is not None and options.history:
             conversation.system = options.system
@@ -135,7 +164,11 @@ class Session:
                 history=options.history,
                 stream=_first(options.stream, settings.stream),
                 on_delta=live.update,
-                cell_id=options.cell_id,
+                on_tool=live.tool,
+                confirm=options.confirm,
+                tools=options.tools,
+                cell_id=options.cell_id if settings.rerun == "replace" else None,
+                max_history=options.max_history,
                 temperature=_first(options.temperature, settings.temperature),
                 max_tokens=max_tokens,
                 **options.extra,
@@ -148,8 +181,43 @@ class Session:
             if error.partial is not None and live.started:
                 live.finish(error.partial, [])
             raise
-        live.finish(reply, reply_notes(reply, max_tokens))
+        live.finish(reply, reply_notes(reply, max_tokens, settings.max_tool_rounds))
         return reply
+
+    def spent_tokens(self) -> int:
+        """Tokens (in + out) used by every thread of this kernel."""
+        return sum(t.spend.prompt_tokens + t.spend.completion_tokens for t in self.threads.values())
+
+    def check_budget(self, settings: Settings) -> None:
+        """Refuse a new request once ``token_budget`` is spent."""
+        budget = settings.token_budget
+        if budget is not None and self.spent_tokens() >= budget:
+            raise BudgetExceededError(
+                f"The token budget of {budget:,} is spent ({self.spent_tokens():,} used).",
+                hint="Raise it with %config GMIMagics.token_budget = ..., or ask your instructor.",
+            )
+
+    def usage_rows(self, settings: Settings) -> list[tuple[str, int, int, int, float | None]]:
+        """(thread, requests, tokens in, tokens out, cost or None) per thread, then total."""
+        rows = []
+        for name, thread in self.threads.items():
+            spend = thread.spend
+            cost = estimate_cost(
+                settings.prices, thread.model, spend.prompt_tokens, spend.completion_tokens
+            )
+            rows.append((name, spend.requests, spend.prompt_tokens, spend.completion_tokens, cost))
+        costs = [row[4] for row in rows]
+        total_cost = None if not rows or None in costs else sum(c or 0.0 for c in costs)
+        rows.append(
+            (
+                "total",
+                sum(row[1] for row in rows),
+                sum(row[2] for row in rows),
+                sum(row[3] for row in rows),
+                total_cost,
+            )
+        )
+        return rows
 
     def describe(self, settings: Settings) -> list[tuple[str, str, str]]:
         """Rows of (setting, value, source) for ``%gmi config``; the key is masked."""
@@ -163,8 +231,31 @@ class Session:
         return rows
 
 
-def reply_notes(reply: Reply, max_tokens: int | None) -> list[str]:
-    """One-line notes a user should see under a reply (cut-offs, filters)."""
+def estimate_cost(
+    prices: Mapping[str, Any], model: str, tokens_in: int, tokens_out: int
+) -> float | None:
+    """Cost from per-million-token prices ``{model: (in, out)}``; None when unpriced."""
+    price = prices.get(model)
+    if not isinstance(price, (list, tuple)) or len(price) != 2:
+        return None
+    return (tokens_in * float(price[0]) + tokens_out * float(price[1])) / 1_000_000
+
+
+def reply_notes(reply: Reply, max_tokens: int | None, max_tool_rounds: int = 0) -> list[str]:
+    """One-line notes a user should see under a reply (cut-offs, filters, trimming)."""
+    notes = []
+    dropped = reply.metadata.get("dropped_turns", 0)
+    if dropped:
+        notes.append(trim_note(dropped))
+    if reply.metadata.get("tool_rounds_exhausted"):
+        notes.append(
+            f"Stopped after {max_tool_rounds} tool rounds (GMIMagics.max_tool_rounds); "
+            "the model still wanted to call tools."
+        )
+    return notes + _finish_notes(reply, max_tokens)
+
+
+def _finish_notes(reply: Reply, max_tokens: int | None) -> list[str]:
     reason = reply.finish_reason
     if reason == "length":
         limit = f"max_tokens={max_tokens}" if max_tokens else "the server's max_tokens"
@@ -195,14 +286,22 @@ class _LiveView:
         self.started = False
 
     def update(self, delta: Delta) -> None:
-        if not self.started:
-            self.renderer.start()
-            self.started = True
+        self._start()
         if delta.content or delta.reasoning:
             self.renderer.update(delta.content, delta.reasoning)
 
+    def tool(self, result: ToolResult) -> None:
+        self._start()
+        call = result.call
+        self.renderer.tool(
+            ToolBlock(call.name, call.arguments, result.output, result.seconds, result.error)
+        )
+
     def finish(self, reply: Reply, notes: list[str]) -> None:
+        self._start()
+        self.renderer.finish(reply, notes=notes)
+
+    def _start(self) -> None:
         if not self.started:
             self.renderer.start()
             self.started = True
-        self.renderer.finish(reply, notes=notes)

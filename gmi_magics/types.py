@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -92,6 +93,20 @@ class ToolCall:
         }
 
 
+_FENCE = re.compile(
+    r"^ {0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S
+)
+PYTHON_LANGUAGES = frozenset({"", "python", "py", "python3", "ipython", "ipython3"})
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """One fenced code block of a reply."""
+
+    language: str
+    code: str
+
+
 @dataclass(frozen=True)
 class Reply:
     """One finished (or interrupted) assistant reply."""
@@ -108,6 +123,21 @@ class Reply:
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def code_blocks(self) -> list[CodeBlock]:
+        """Every fenced code block, in order, with its language ("" when unmarked)."""
+        return [
+            CodeBlock(match.group(2).lower(), match.group(3).rstrip("\n"))
+            for match in _FENCE.finditer(self.text)
+        ]
+
+    @property
+    def code(self) -> str:
+        """The reply's Python code (all blocks when none is Python), fences stripped."""
+        blocks = self.code_blocks
+        python = [b for b in blocks if b.language in PYTHON_LANGUAGES]
+        return "\n\n".join(b.code for b in (python or blocks))
 
     def _repr_mimebundle_(
         self,

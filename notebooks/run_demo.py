@@ -30,9 +30,7 @@ OFFLINE_BANNER = (
 def execute(path: Path, *, timeout: int = 300) -> nbformat.NotebookNode:
     """Execute the notebook in a fresh kernel (cell ids are sent, as in Jupyter)."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3").execute(
-        cwd=str(path.parent)
-    )
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3").execute(cwd=str(path.parent))
     return notebook
 
 

@@ -192,7 +192,7 @@ def test_error_renders_one_line_and_hint() -> None:
     ["f()", "a + b", "x[n]", "(lambda: 1)()", "x[0](1)", "[x][0]", "d[{1}]", "x if"],
 )
 def test_evaluate_refuses_non_references(expression: str) -> None:
-    with pytest.raises(InterpolationError, match="not a simple reference|literals"):
+    with pytest.raises(InterpolationError, match=r"not a simple reference|literals"):
         evaluate(expression, NS)
 
 
@@ -228,3 +228,11 @@ def test_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "text", ["{a}" * 20_000, "}" * 100_000 + "{a}" * 1000, "x{" + "y}" * 20_000 + "{a}"]
+)
+def test_pathological_text_stays_fast(text: str) -> None:
+    assert interpolate(text, {"a": 1}).count("1") >= 1

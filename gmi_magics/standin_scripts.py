@@ -1,0 +1,349 @@
+"""Scripts for the stand-in server (:mod:`gmi_magics.testing`), and the replies they become.
+
+``reply``, ``status``, ``sse``, ``delay`` and ``hang`` build the scripts a test enqueues;
+``chunk`` builds one raw stream chunk. The rest turns a ``Reply`` into a completion or
+its stream of chunks, and picks the canned answer when nothing is enqueued. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "DISCONNECT", "DONE", "KEEPALIVE", "SSE", "Delay", "Reply", "SSEItem", "Script",
+    "Status", "UsageArg", "canned_reply", "chunk", "default_script", "delay", "hang",
+    "merge_tool_calls", "reply", "sse", "status",
+]  # fmt: skip
+
+UsageArg = dict[str, Any] | None | Literal["auto"]
+
+
+# --- scripts -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Marker:
+    name: str
+
+
+DONE = _Marker("DONE")
+"""``sse`` item: ``data: [DONE]``."""
+KEEPALIVE = _Marker("KEEPALIVE")
+"""``sse`` item: a ``: keep-alive`` comment."""
+DISCONNECT = _Marker("DISCONNECT")
+"""``sse`` item: cut the connection mid-body (the client sees a protocol error)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A normal reply, streamed or not as the request asks; built by :func:`reply`."""
+
+    text: tuple[str, ...]
+    reasoning: tuple[str, ...]
+    tool_calls: tuple[dict[str, Any], ...]
+    finish_reason: str | None
+    usage: UsageArg
+    usage_mode: Literal["separate", "last", "none"]
+    model: str | None
+    done: bool
+    chunk_delay: float
+    keepalives: int
+
+
+@dataclass(frozen=True)
+class Status:
+    """A complete non-streamed response; built by :func:`status`."""
+
+    code: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Sleep; inside ``sse(...)`` after flushing, alone: then send the default reply."""
+
+    seconds: float
+
+
+SSEItem = dict[str, Any] | _Marker | str | bytes | Delay
+
+
+@dataclass(frozen=True)
+class SSE:
+    """A low-level stream written exactly as given; built by :func:`sse`."""
+
+    items: tuple[SSEItem, ...]
+    code: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Script = Reply | Status | SSE | Delay
+
+
+def _pieces(value: str | list[str]) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(value)
+    return tuple(value[i : i + 4] for i in range(0, len(value), 4))
+
+
+def reply(
+    text: str | list[str] = "",
+    *,
+    reasoning: str | list[str] = "",
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish_reason: str | None = "stop",
+    usage: UsageArg = "auto",
+    usage_mode: Literal["separate", "last", "none"] = "separate",
+    model: str | None = None,
+    done: bool = True,
+    chunk_delay: float = 0.0,
+    keepalives: int = 0,
+) -> Reply:
+    """A normal reply; a str streams in ~4-character pieces, a list piece by piece."""
+    return Reply(
+        _pieces(text), _pieces(reasoning), tuple(tool_calls or ()), finish_reason,
+        usage, usage_mode, model, done, chunk_delay, keepalives,
+    )  # fmt: skip
+
+
+def status(
+    code: int,
+    body: str | bytes | dict[str, Any] = "",
+    *,
+    headers: dict[str, str] | None = None,
+    content_type: str | None = None,
+) -> Status:
+    """Any complete response: a dict body is sent as JSON, str/bytes as plain text."""
+    if isinstance(body, dict):
+        data, default_type = json.dumps(body).encode(), "application/json"
+    else:
+        data = body.encode() if isinstance(body, str) else body
+        default_type = "text/plain; charset=utf-8"
+    all_headers = {"Content-Type": content_type or default_type, **(headers or {})}
+    return Status(code, data, tuple(all_headers.items()))
+
+
+def sse(*items: SSEItem, status: int = 200, headers: dict[str, str] | None = None) -> SSE:
+    """A raw stream: dicts as ``data:`` events, markers, raw str/bytes, delays."""
+    return SSE(tuple(items), status, tuple((headers or {}).items()))
+
+
+def delay(seconds: float) -> Delay:
+    """A pause inside ``sse(...)``; enqueued alone, a pause before the default reply."""
+    return Delay(seconds)
+
+
+def hang(seconds: float) -> SSE:
+    """A 200 stream of only keep-alive comments, every 0.2 s for ``seconds``."""
+    return SSE((KEEPALIVE, Delay(0.2)) * max(1, math.ceil(seconds / 0.2)))
+
+
+def chunk(
+    content: str | None = None,
+    *,
+    reasoning: str | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    empty_choices: bool = False,
+    model: str = "stand-in",
+) -> dict[str, Any]:
+    """One OpenAI-style ``chat.completion.chunk`` dict, for use inside ``sse(...)``."""
+    delta: dict[str, Any] = {}
+    if content is not None:
+        delta["content"] = content
+    if reasoning is not None:
+        delta["reasoning_content"] = reasoning
+    if tool_calls is not None:
+        delta["tool_calls"] = tool_calls
+    choice = {
+        "index": 0,
+        "delta": delta,
+        "logprobs": None,
+        "finish_reason": finish_reason,
+    }
+    out: dict[str, Any] = {
+        "id": "chatcmpl-standin", "object": "chat.completion.chunk",
+        "created": 0, "model": model, "choices": [] if empty_choices else [choice],
+    }  # fmt: skip
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+# --- reply building ----------------------------------------------------------------
+
+
+def merge_tool_calls(fragments: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """Merge streamed tool-call fragments by ``index`` into full calls."""
+    calls: dict[int, dict[str, Any]] = {}
+    for fragment in fragments:
+        _merge_into(calls.setdefault(int(fragment.get("index", 0)), {}), fragment)
+    return [{k: v for k, v in calls[i].items() if k != "index"} for i in sorted(calls)]
+
+
+def _merge_into(target: dict[str, Any], fragment: dict[str, Any]) -> None:
+    for key, value in fragment.items():
+        old = target.get(key)
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            _merge_into(target.setdefault(key, {}), value)
+        elif isinstance(value, str) and isinstance(old, str) and key not in ("id", "type"):
+            target[key] = old + value
+        else:
+            target[key] = value
+
+
+def _prompt_words(body: dict[str, Any]) -> int:
+    total = 0
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is not None:
+            text = content if isinstance(content, str) else json.dumps(content)
+            total += len(text.split())
+    return total
+
+
+def _usage_for(script: Reply, body: dict[str, Any]) -> dict[str, Any] | None:
+    if script.usage_mode == "none" or script.usage is None:
+        return None
+    if script.usage != "auto":
+        return script.usage
+    prompt = _prompt_words(body)
+    completion = len(script.text) + len(script.reasoning)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _completion(script: Reply, body: dict[str, Any], model: str) -> dict[str, Any]:
+    text, reasoning = "".join(script.text), "".join(script.reasoning)
+    calls = merge_tool_calls(script.tool_calls)
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text or (None if calls else ""),
+    }
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    if calls:
+        message["tool_calls"] = calls
+    choice = {"index": 0, "message": message, "finish_reason": script.finish_reason}
+    out: dict[str, Any]
+    out = {**_envelope("chat.completion", model), "choices": [choice]}
+    usage = _usage_for(script, body)
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+def _envelope(kind: str, model: str) -> dict[str, Any]:
+    created = int(time.time())
+    return {
+        "id": "chatcmpl-standin",
+        "object": kind,
+        "created": created,
+        "model": model,
+    }
+
+
+def _stream_chunks(script: Reply, body: dict[str, Any], model: str) -> list[dict[str, Any]]:
+    """Every chunk of a streamed reply, in order."""
+    steps: list[tuple[dict[str, Any], str | None]] = [({"role": "assistant"}, None)]
+    steps += [({"reasoning_content": piece}, None) for piece in script.reasoning]
+    steps += [({"content": piece}, None) for piece in script.text]
+    steps += [({"tool_calls": [call]}, None) for call in script.tool_calls]
+    if script.finish_reason is not None:
+        steps.append(({}, script.finish_reason))
+    choices = [
+        [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]
+        for delta, reason in steps
+    ]
+    base = _envelope("chat.completion.chunk", model)
+    out = [{**base, "choices": c} for c in choices]
+    usage = _usage_for(script, body)
+    include = bool((body.get("stream_options") or {}).get("include_usage"))
+    if usage is not None and script.usage_mode == "last" and script.finish_reason is not None:
+        out[-1]["usage"] = usage
+    elif usage is not None and script.usage_mode == "separate" and include:
+        out.append({**base, "choices": [], "usage": usage})
+    return out
+
+
+def _reply_stream(script: Reply, body: dict[str, Any], model: str) -> SSE:
+    """A streamed reply as the raw stream that is written for it."""
+    items: list[SSEItem] = [KEEPALIVE] * script.keepalives
+    for index, data in enumerate(_stream_chunks(script, body, model)):
+        if index and script.chunk_delay:
+            items.append(Delay(script.chunk_delay))
+        items.append(data)
+    return SSE(tuple(items) + ((DONE,) if script.done else ()))
+
+
+def default_script(body: dict[str, Any], models: list[str]) -> Script:
+    """The deterministic answer when nothing is enqueued."""
+    model = body.get("model")
+    if model not in models:
+        return status(404, f"No matching target server found for model {model}")
+    return canned_reply(body)
+
+
+def canned_reply(body: dict[str, Any]) -> Reply:
+    """A markdown reply quoting the last message (or a tool call when tools fit)."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    last = messages[-1] if messages else {}
+    content = last.get("content")
+    text = content if isinstance(content, str) else json.dumps(content)
+    if last.get("role") == "tool":
+        return reply(f"**Stand-in reply** (offline demo): the tool returned\n\n> {text[:200]}\n")
+    call = _default_tool_call(body.get("tools") or [], text)
+    if call is not None:
+        return reply(tool_calls=[call], finish_reason="tool_calls")
+    return reply(
+        "**Stand-in reply** (offline demo, canned reply) to: \n\n"
+        f"> {text[:200]}\n\nHere is a small table:\n\n"
+        "| n | n² |\n|---|----|\n| 1 | 1 |\n| 2 | 4 |\n"
+    )
+
+
+def _default_tool_call(tools: list[Any], text: str) -> dict[str, Any] | None:
+    functions = [t.get("function") or {} for t in tools if isinstance(t, dict)]
+    named = [f for f in functions if f.get("name") and f["name"] in text]
+    chosen = named or (functions if "weather" in text.lower() else [])
+    if not chosen:
+        return None
+    params = chosen[0].get("parameters") or {}
+    props = params.get("properties") or {}
+    args = {
+        name: "Qingdao"
+        for name in params.get("required") or []
+        if (props.get(name) or {}).get("type") == "string"
+    }
+    function = {"name": chosen[0].get("name", ""), "arguments": json.dumps(args)}
+    return {
+        "index": 0,
+        "id": "call_standin_0",
+        "type": "function",
+        "function": function,
+    }
+
+
+def _encode_item(item: SSEItem) -> bytes:
+    if isinstance(item, dict):
+        return b"data: " + json.dumps(item).encode() + b"\n\n"
+    if item is DONE:
+        return b"data: [DONE]\n\n"
+    if item is KEEPALIVE:
+        return b": keep-alive\n\n"
+    if isinstance(item, str):
+        return item.encode()
+    if isinstance(item, bytes):
+        return item
+    raise TypeError(f"not an sse item: {item!r}")

@@ -1,0 +1,209 @@
+"""``%gmi <subcommand>``: history, threads, retry, save/load/export, usage, tools, …"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from .client import find_api_key
+from .markup import reply_html
+from .persist import export_path, load_threads, save_threads
+from .session import AskOptions
+from .transcript import transcript_markdown
+
+
+def run_subcommand(magics: Any, name: str, rest: list[str]) -> None:
+    """Dispatch ``%gmi <name> ...`` (``rest`` is the unparsed remainder, if any)."""
+    args = _parse(name, rest[0] if rest else "")
+    SUBCOMMANDS[name][1](magics, args)
+
+
+def _parse(name: str, text: str) -> argparse.Namespace:
+    usage, _ = SUBCOMMANDS[name]
+    parser = _Parser(prog=f"%gmi {name}", add_help=False)
+    parser.add_argument("--chat", default="default")
+    if usage:
+        parser.add_argument("words", nargs="*")
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"%gmi {name}: {error}") from None
+    return parser.parse_args(words)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit the kernel
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _thread(magics: Any, args: argparse.Namespace) -> Any:
+    return magics.session.conversation(magics.settings(), args.chat)
+
+
+def _history(magics: Any, args: argparse.Namespace) -> None:
+    thread = _thread(magics, args)
+    markdown_text = transcript_markdown(thread.turns, system=thread.system)
+    display({"text/html": reply_html(markdown_text), "text/plain": markdown_text}, raw=True)
+
+
+def _reset(magics: Any, args: argparse.Namespace) -> None:
+    thread = _thread(magics, args)
+    count = len(thread.turns)
+    thread.reset()
+    print(f"Conversation {args.chat!r} cleared ({count} turn{'s' * (count != 1)} removed).")
+
+
+def _undo(magics: Any, args: argparse.Namespace) -> None:
+    turn = _thread(magics, args).undo()
+    if turn is None:
+        print("Nothing to undo: the conversation is empty.")
+        return
+    preview = turn.user if len(turn.user) <= 60 else turn.user[:59] + "…"
+    print(f"Dropped the last turn: {preview!r}")
+
+
+def _retry(magics: Any, args: argparse.Namespace) -> None:
+    thread = _thread(magics, args)
+    if not thread.turns:
+        raise UsageError("Nothing to retry: the conversation is empty.")
+    last = thread.turns.pop()
+    options = AskOptions(chat=args.chat, cell_id=last.cell_id)
+    from .commands import ask
+
+    try:
+        ask(magics, last.user, options)
+    except BaseException:
+        if not thread.turns or thread.turns[-1].user != last.user:
+            thread.turns.append(last)  # the failed retry changed nothing
+        raise
+
+
+def _models(magics: Any, _: argparse.Namespace) -> None:
+    settings = magics.settings()
+    models = magics.session.client(settings).list_models()
+    lines = [f"{'*' if m == settings.model else ' '} {m}" for m in models]
+    if settings.model not in models:
+        lines.append(f"! {settings.model} (the current default) is not served here")
+    print(f"{len(models)} models at {settings.base_url} (* = current default):")
+    print("\n".join(lines))
+
+
+def _config(magics: Any, _: argparse.Namespace) -> None:
+    rows = magics.session.describe(magics.settings())
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, source in rows:
+        print(f"{name:<{width}}  {value}  ({source})")
+
+
+def _last(magics: Any, args: argparse.Namespace) -> None:
+    settings = magics.settings()
+    request = _thread(magics, args).last_request
+    if request is None:
+        print("No request has been sent yet in this conversation.")
+        return
+    masked = magics.session.client(settings).masked_key
+    shown = {**request, "headers": {"Authorization": f"Bearer {masked}"}}
+    print(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+
+
+def _chats(magics: Any, _: argparse.Namespace) -> None:
+    threads = magics.session.threads
+    if not threads:
+        print("No conversations yet.")
+    for name, thread in threads.items():
+        system = f" · system: {thread.system[:50]!r}" if thread.system else ""
+        print(f"{name}: {len(thread.turns)} turn{'s' * (len(thread.turns) != 1)}{system}")
+
+
+def _system(magics: Any, args: argparse.Namespace) -> None:
+    thread = _thread(magics, args)
+    if args.words:
+        thread.system = " ".join(args.words) or None
+    print(f"System prompt of {args.chat!r}: {thread.system!r}")
+
+
+def _save(magics: Any, args: argparse.Namespace) -> None:
+    path = _one_path(args, "save")
+    names = [args.chat] if args.chat != "default" else None
+    key = find_api_key(magics.settings().api_key_env)
+    count = save_threads(path, magics.session.threads, names=names, secrets=[key] if key else [])
+    print(f"Saved {count} turn{'s' * (count != 1)} to {path}.")
+
+
+def _load(magics: Any, args: argparse.Namespace) -> None:
+    path = _one_path(args, "load")
+    loaded = load_threads(path)  # all-or-nothing: a bad file raises before any change
+    if args.chat != "default":
+        loaded = {args.chat: loaded[args.chat]} if args.chat in loaded else {}
+    settings = magics.settings()
+    for name, data in loaded.items():
+        thread = magics.session.conversation(settings, name)
+        thread.system, thread.turns = data.system, list(data.turns)
+    turns = sum(len(data.turns) for data in loaded.values())
+    print(f"Loaded {len(loaded)} conversation(s), {turns} turns, from {path}.")
+
+
+def _export(magics: Any, args: argparse.Namespace) -> None:
+    path = _one_path(args, "export")
+    names = [args.chat] if args.chat != "default" else None
+    export_path(path, magics.session.threads, names=names)
+    print(f"Exported to {path}.")
+
+
+def _usage(magics: Any, _: argparse.Namespace) -> None:
+    settings = magics.settings()
+    print(f"{'thread':<16}{'requests':>9}{'tokens in':>12}{'tokens out':>12}{'cost':>10}")
+    for name, requests, tokens_in, tokens_out, cost in magics.session.usage_rows(settings):
+        shown = "n/a" if cost is None else f"${cost:.4f}"
+        print(f"{name:<16}{requests:>9}{tokens_in:>12,}{tokens_out:>12,}{shown:>10}")
+    if settings.token_budget is not None:
+        left = settings.token_budget - magics.session.spent_tokens()
+        print(f"Token budget: {settings.token_budget:,}; {max(left, 0):,} left.")
+
+
+def _explain(magics: Any, args: argparse.Namespace) -> None:
+    from .commands import ask, last_error_report
+
+    ask(magics, last_error_report(magics.shell), AskOptions(chat=args.chat))
+
+
+def _tools(magics: Any, _: argparse.Namespace) -> None:
+    from .commands import tool_registry
+
+    registry = tool_registry(magics, None)
+    if not len(registry):
+        print("No tools: decorate functions with @gmi_magics.tool, or use %%gmi --tools f,g.")
+    for item in registry:
+        print(json.dumps(item.schema, indent=2, ensure_ascii=False))
+
+
+def _one_path(args: argparse.Namespace, name: str) -> str:
+    if len(args.words) != 1:
+        raise UsageError(f"%gmi {name} takes one file name, e.g. %gmi {name} chat.json")
+    return str(args.words[0])
+
+
+Handler = Callable[[Any, argparse.Namespace], None]
+SUBCOMMANDS: dict[str, tuple[bool, Handler]] = {
+    "history": (False, _history),
+    "reset": (False, _reset),
+    "undo": (False, _undo),
+    "retry": (False, _retry),
+    "models": (False, _models),
+    "config": (False, _config),
+    "last": (False, _last),
+    "chats": (False, _chats),
+    "system": (True, _system),
+    "save": (True, _save),
+    "load": (True, _load),
+    "export": (True, _export),
+    "usage": (False, _usage),
+    "explain": (False, _explain),
+    "tools": (False, _tools),
+}
