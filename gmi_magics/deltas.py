@@ -81,11 +81,16 @@ def _tool_call_deltas(raw: Any) -> tuple[ToolCallDelta, ...]:
 
 
 class ThinkSplitter:
-    """Moves ``<think>…</think>`` spans out of streamed content, tags split anywhere."""
+    """Moves a leading ``<think>…</think>`` span out of streamed content.
+
+    Tags may be split across deltas anywhere.  Only a span that opens before any
+    answer text counts: a reply that merely *mentions* ``<think>`` stays intact.
+    """
 
     def __init__(self) -> None:
         self._inside = False
         self._held = ""
+        self._answering = False  # answer text has started: stop looking for tags
 
     def split(self, text: str) -> tuple[str, str]:
         """Return ``(content, reasoning)`` for this piece of content."""
@@ -94,9 +99,15 @@ class ThinkSplitter:
         content: list[str] = []
         reasoning: list[str] = []
         while text:
+            if self._answering:
+                content.append(text)
+                break
             tag = THINK_CLOSE if self._inside else THINK_OPEN
             target = reasoning if self._inside else content
             at = text.find(tag)
+            if at >= 0 and not self._inside and text[:at].strip():
+                self._answering = True  # text before the tag: it is part of the answer
+                continue
             if at >= 0:
                 target.append(text[:at])
                 text = text[at + len(tag) :]
@@ -105,6 +116,8 @@ class ThinkSplitter:
             keep = _partial_tag_suffix(text, tag)
             target.append(text[: len(text) - keep])
             self._held = text[len(text) - keep :]
+            if not self._inside and text[: len(text) - keep].strip():
+                self._answering = True
             break
         return "".join(content), "".join(reasoning)
 

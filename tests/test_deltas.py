@@ -167,9 +167,11 @@ def test_parse_chunk_non_object_raises(obj: Any) -> None:
 THINK_CASES = [
     ("<think>plan it</think>The answer.", "The answer.", "plan it"),
     ("\n<think>\nstep 1\nstep 2\n</think>\n\nDone", "\n\n\nDone", "\nstep 1\nstep 2\n"),
-    ("Before <think>x</think> after", "Before  after", "x"),
+    # only a leading span is reasoning: a reply that mentions the tag keeps it
+    ("Before <think>x</think> after", "Before <think>x</think> after", ""),
+    ("<think>r</think>Use <think> tags", "Use <think> tags", "r"),
     ("a < b and c <th d", "a < b and c <th d", ""),
-    ("<<think>r</think>>", "<>", "r"),
+    ("<<think>r</think>>", "<<think>r</think>>", ""),
     ("<think>unclosed reasoning", "", "unclosed reasoning"),
     ("no tags at all", "no tags at all", ""),
 ]
@@ -206,7 +208,7 @@ def test_think_splitter_one_character_at_a_time(text: str, content: str, reasoni
 
 def test_think_splitter_holds_back_a_partial_tag_only() -> None:
     splitter = ThinkSplitter()
-    assert splitter.split("Hi <thi") == ("Hi ", "")
+    assert splitter.split("\n<thi") == ("\n", "")
     assert splitter.split("nk>r") == ("", "r")
     assert splitter.split("ea</th") == ("", "ea")
     assert splitter.split("ink>ok") == ("ok", "")
