@@ -296,7 +296,13 @@ def default_script(body: dict[str, Any], models: list[str]) -> Script:
 
 
 def canned_reply(body: dict[str, Any]) -> Reply:
-    """A markdown reply quoting the last message (or a tool call when tools fit)."""
+    """A deterministic reply to the request, for demos.
+
+    A tool call when the request offers tools the message names (or asks about the
+    weather); the tool's result quoted after a tool message; a JSON object for
+    ``response_format: json_object``; a Python block when asked for code; otherwise
+    markdown quoting the last message.
+    """
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     last = messages[-1] if messages else {}
     content = last.get("content")
@@ -306,6 +312,13 @@ def canned_reply(body: dict[str, Any]) -> Reply:
     call = _default_tool_call(body.get("tools") or [], text)
     if call is not None:
         return reply(tool_calls=[call], finish_reason="tool_calls")
+    if (body.get("response_format") or {}).get("type") == "json_object":
+        return reply(json.dumps({"stand_in": True, "question": text[:200], "answer": 42}))
+    if "```" in text or "code" in text.lower():
+        return reply(
+            "**Stand-in reply** (offline demo, canned code):\n\n"
+            "```python\nprint('hello from the stand-in server')\n```\n"
+        )
     return reply(
         "**Stand-in reply** (offline demo, canned reply) to: \n\n"
         f"> {text[:200]}\n\nHere is a small table:\n\n"
