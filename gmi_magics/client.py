@@ -21,7 +21,7 @@ from .errors import (
     StreamError,
     status_error,
 )
-from .retries import retry_after_too_long, retry_delay, should_retry
+from .retries import parse_retry_after, retry_after_too_long, retry_delay, should_retry
 from .sse import SSEDecoder
 from .types import Delta, Message
 
@@ -139,6 +139,8 @@ class GMIClient:
             if isinstance(error, httpx.Response):
                 return error
             if not self._may_retry(error, headers, retries):
+                if retry_after_too_long(headers):
+                    error.hint = f"The server asks to wait {parse_retry_after(headers):.0f} s."
                 raise error.redact(self._api_key)
             delay = retry_delay(retries, headers)
             if time.monotonic() + delay >= deadline:
@@ -222,7 +224,7 @@ class GMIClient:
 
     def _decode_stream(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
         decoder = SSEDecoder()
-        finished = False
+        finished = received = False
         for raw in response.iter_bytes():
             if time.monotonic() > deadline:
                 raise APITimeoutError(
@@ -230,7 +232,10 @@ class GMIClient:
                 )
             for event in decoder.feed(raw):
                 if event.data.startswith("[DONE]"):
+                    if not received:
+                        raise StreamError("The server ended the reply without sending anything.")
                     return
+                received = True
                 delta = parse_chunk(_loads_chunk(event.data))
                 finished = finished or delta.finish_reason is not None
                 yield delta

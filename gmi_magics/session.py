@@ -179,7 +179,7 @@ class Session:
             return interrupt.reply
         except GMIError as error:
             if error.partial is not None and live.started:
-                live.finish(error.partial, [])
+                live.finish(error.partial, ["The reply broke off here; it was not kept."])
             raise
         live.finish(reply, reply_notes(reply, max_tokens, settings.max_tool_rounds))
         return reply
