@@ -45,10 +45,10 @@ class ReplyFormatError(GMIError):
 def run_cell(magics: Any, args: Any, text: str) -> Reply:
     """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
     namespace = magics.shell.user_ns
-    if args.error:
-        text = "\n\n".join(part for part in (last_error_report(magics.shell), text) if part)
     if not args.no_interpolate:
         text = fill_in(text, namespace)
+    if args.error:  # after filling in: the report quotes code, never interpolated
+        text = "\n\n".join(part for part in (last_error_report(magics.shell), text) if part)
     options = options_from_args(args, magics)
     if args.format == "json":
         options.extra["response_format"] = {"type": "json_object"}
@@ -56,7 +56,10 @@ def run_cell(magics: Any, args: Any, text: str) -> Reply:
     reply = ask(magics, text, options, kind="text" if args.format == "text" else None)
     value: Any = reply
     if args.format == "code" and not reply.interrupted:
-        magics.shell.set_next_input(reply.code, replace=False)
+        if reply.code:
+            magics.shell.set_next_input(reply.code, replace=False)
+        else:
+            print("The reply has no code block, so no new cell was made.")
     if args.format == "json" and not reply.interrupted:
         value = parse_json_reply(reply)
     if args.out:
@@ -142,7 +145,7 @@ def ask_before_tool_call(call: ToolCall) -> bool:
 def last_error_report(shell: Any) -> str:
     """The prompt for ``--error`` / ``%gmi explain`` from the last exception."""
     error = getattr(sys, "last_value", None) or getattr(sys, "last_exc", None)
-    if error is None:
+    if error is None or isinstance(error, (UsageError, GMIError)):
         raise UsageError("No error to explain yet: run the failing cell first.")
     cell_files = getattr(getattr(shell, "compile", None), "_filename_map", {})
     return exception_report(error, lambda filename: filename in cell_files)

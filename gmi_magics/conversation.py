@@ -67,12 +67,17 @@ class Spend:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests: int = 0
+    by_model: dict[str, tuple[int, int]] = field(default_factory=dict)
 
-    def add(self, reply: Reply) -> None:
+    def add(self, reply: Reply, model: str) -> None:
+        """Count one request's usage, under the model it asked for."""
         self.requests += 1
         if reply.usage is not None:
-            self.prompt_tokens += reply.usage.prompt_tokens
-            self.completion_tokens += reply.usage.completion_tokens
+            tokens_in, tokens_out = reply.usage.prompt_tokens, reply.usage.completion_tokens
+            self.prompt_tokens += tokens_in
+            self.completion_tokens += tokens_out
+            old_in, old_out = self.by_model.get(model, (0, 0))
+            self.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
 
 
 def as_registry(tools: Iterable[Callable[..., Any] | Tool] | ToolRegistry | None) -> ToolRegistry:
@@ -273,11 +278,11 @@ class Conversation:
             error.partial = builder.build(latency=time.monotonic() - started)
             raise
         reply = self._annotate(builder.build(latency=time.monotonic() - started), params)
-        self._account(reply, messages)
+        self._account(reply, messages, model)
         return reply
 
-    def _account(self, reply: Reply, messages: list[Message]) -> None:
-        self.spend.add(reply)
+    def _account(self, reply: Reply, messages: list[Message], model: str) -> None:
+        self.spend.add(reply, model)
         if reply.usage is not None and reply.usage.prompt_tokens:
             estimated = sum(turn_token_count([m], self.estimator) for m in messages)
             self.estimator.calibrate(estimated, reply.usage.prompt_tokens)

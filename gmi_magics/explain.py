@@ -24,7 +24,7 @@ def user_frames(
     for index, frame in enumerate(frames):
         if is_cell_file(frame.filename):
             return list(frames[index:])
-    return list(frames)
+    return []  # the error never reached user code (e.g. a SyntaxError): no frames
 
 
 def trimmed_traceback(frames: list[traceback.FrameSummary]) -> str:
@@ -54,6 +54,9 @@ def exception_report(exc: BaseException, is_cell_file: Callable[[str], bool]) ->
     if frames:
         parts.append(f"Traceback (most recent call last):\n```\n{trimmed_traceback(frames)}```")
     source = cell_source(frames, is_cell_file)
+    filename = getattr(exc, "filename", None)
+    if not source and isinstance(exc, SyntaxError) and filename and is_cell_file(filename):
+        source = "".join(linecache.getlines(filename))[:MAX_CELL_CHARS]
     if source:
         parts.append(f"The cell:\n```python\n{source.rstrip()}\n```")
     return "\n\n".join(parts)

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 
@@ -157,6 +157,7 @@ class GMIMagics(Magics):
                 setattr(args, name, value[1:-1])
         return args
 
+    @no_var_expand  # {name} is ours to fill in (safely), not IPython's
     @magic_arguments()
     @argument("-m", "--model", help="Model id for this cell.")
     @argument("-t", "--temperature", type=float, help="Sampling temperature (0 is sent as 0).")

@@ -202,9 +202,11 @@ class Session:
         rows = []
         for name, thread in self.threads.items():
             spend = thread.spend
-            cost = estimate_cost(
-                settings.prices, thread.model, spend.prompt_tokens, spend.completion_tokens
-            )
+            costs_by_model = [
+                estimate_cost(settings.prices, model, tokens_in, tokens_out)
+                for model, (tokens_in, tokens_out) in spend.by_model.items()
+            ]
+            cost = None if None in costs_by_model else sum(c or 0.0 for c in costs_by_model)
             rows.append((name, spend.requests, spend.prompt_tokens, spend.completion_tokens, cost))
         costs = [row[4] for row in rows]
         total_cost = None if not rows or None in costs else sum(c or 0.0 for c in costs)

@@ -25,6 +25,8 @@ def run_subcommand(magics: Any, name: str, rest: list[str]) -> None:
 
 
 def _parse(name: str, text: str) -> argparse.Namespace:
+    if name == "system":
+        return _parse_verbatim(text)
     usage, _ = SUBCOMMANDS[name]
     parser = _Parser(prog=f"%gmi {name}", add_help=False)
     parser.add_argument("--chat", default="default")
@@ -35,6 +37,23 @@ def _parse(name: str, text: str) -> argparse.Namespace:
     except ValueError as error:
         raise UsageError(f"%gmi {name}: {error}") from None
     return parser.parse_args(words)
+
+
+def _parse_verbatim(text: str) -> argparse.Namespace:
+    """``[--chat NAME] [free text]``: the text is kept as written (apostrophes and all).
+
+    No text shows the current value; ``""`` clears it.
+    """
+    chat, rest = "default", text.strip()
+    if rest.startswith("--chat"):
+        parts = rest.split(None, 2)
+        if len(parts) < 2:
+            raise UsageError("%gmi system: --chat needs a name")
+        chat, rest = parts[1], parts[2] if len(parts) > 2 else ""
+    given = bool(rest)
+    if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "'\"":
+        rest = rest[1:-1]
+    return argparse.Namespace(chat=chat, words=[rest] if given else [])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,15 +92,15 @@ def _retry(magics: Any, args: argparse.Namespace) -> None:
     if not thread.turns:
         raise UsageError("Nothing to retry: the conversation is empty.")
     last = thread.turns.pop()
+    kept = len(thread.turns)
     options = AskOptions(chat=args.chat, cell_id=last.cell_id)
     from .commands import ask
 
     try:
         ask(magics, last.user, options)
-    except BaseException:
-        if not thread.turns or thread.turns[-1].user != last.user:
-            thread.turns.append(last)  # the failed retry changed nothing
-        raise
+    finally:
+        if len(thread.turns) == kept:  # the retry added nothing: keep the old turn
+            thread.turns.append(last)
 
 
 def _models(magics: Any, _: argparse.Namespace) -> None:
@@ -140,7 +159,10 @@ def _load(magics: Any, args: argparse.Namespace) -> None:
     path = _one_path(args, "load")
     loaded = load_threads(path)  # all-or-nothing: a bad file raises before any change
     if args.chat != "default":
-        loaded = {args.chat: loaded[args.chat]} if args.chat in loaded else {}
+        if args.chat not in loaded:
+            names = ", ".join(loaded) or "none"
+            raise UsageError(f"{path} has no conversation {args.chat!r} (it has: {names}).")
+        loaded = {args.chat: loaded[args.chat]}
     settings = magics.settings()
     for name, data in loaded.items():
         thread = magics.session.conversation(settings, name)
@@ -152,7 +174,8 @@ def _load(magics: Any, args: argparse.Namespace) -> None:
 def _export(magics: Any, args: argparse.Namespace) -> None:
     path = _one_path(args, "export")
     names = [args.chat] if args.chat != "default" else None
-    export_path(path, magics.session.threads, names=names)
+    key = find_api_key(magics.settings().api_key_env)
+    export_path(path, magics.session.threads, names=names, secrets=[key] if key else [])
     print(f"Exported to {path}.")
 
 
