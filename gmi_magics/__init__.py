@@ -20,6 +20,8 @@ _LAZY = {
     "Reply": "types",
     "Usage": "types",
     "ToolCall": "types",
+    "tool": "tools",
+    "ToolRegistry": "tools",
 }
 
 __all__ = [
@@ -29,9 +31,11 @@ __all__ = [
     "Reply",
     "ReplyInterrupted",
     "ToolCall",
+    "ToolRegistry",
     "Usage",
     "__version__",
     "load_ipython_extension",
+    "tool",
     "unload_ipython_extension",
 ]
 
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from .client import GMIClient
     from .conversation import Conversation, ReplyInterrupted
     from .errors import GMIError
+    from .tools import ToolRegistry, tool
     from .types import Reply, ToolCall, Usage
 
 

@@ -6,6 +6,7 @@ Imported on first use by ``magics._core()``: this is where the heavy core is loa
 from __future__ import annotations
 
 import builtins
+import inspect
 import json
 import re
 import sys
@@ -114,8 +115,8 @@ def tool_registry(magics: Any, names: str | None) -> ToolRegistry:
     registry = ToolRegistry()
     wanted = [*magics.tools, *(n.strip() for n in (names or "").split(",") if n.strip())]
     try:
-        for value in namespace.values():
-            if isinstance(getattr(value, "__gmi_tool__", None), Tool):
+        for value in list(namespace.values()):
+            if isinstance(_marker(value), Tool):
                 registry.add(value)
         for name in wanted:
             registry.add(_namespace_callable(namespace, name))
@@ -124,13 +125,22 @@ def tool_registry(magics: Any, names: str | None) -> ToolRegistry:
     return registry
 
 
+def _marker(value: Any) -> Any:
+    """``value.__gmi_tool__`` without running a misbehaving ``__getattr__``."""
+    try:
+        return inspect.getattr_static(value, "__gmi_tool__", None)
+    except Exception:
+        return None
+
+
 def _namespace_callable(namespace: dict[str, Any], name: str) -> Any:
-    value = namespace.get(name)
-    if value is None:
+    """The callable called ``name`` as a Tool (named after the variable unless decorated)."""
+    if name not in namespace:
         raise UsageError(f"--tools: no function named {name!r} in the notebook.")
+    value = namespace[name]
     if not callable(value):
         raise UsageError(f"--tools: {name!r} is a {type(value).__name__}, not a function.")
-    return value
+    return value if isinstance(_marker(value), Tool) else Tool.from_callable(value, name=name)
 
 
 def ask_before_tool_call(call: ToolCall) -> bool:

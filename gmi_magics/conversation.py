@@ -24,7 +24,7 @@ from .client import DEFAULT_MODEL, GMIClient
 from .deltas import ReplyBuilder
 from .errors import GMIError
 from .tools import Tool, ToolRegistry, ToolResult, run_tool_calls
-from .types import Delta, Message, Reply, ToolCall
+from .types import Delta, Message, Reply, ToolCall, Usage
 
 DeltaCallback = Callable[[Delta], None]
 ToolCallback = Callable[[ToolResult], None]
@@ -48,6 +48,7 @@ class Turn:
     reply: Reply
     extra: list[Message] = field(default_factory=list)
     cell_id: str | None = None
+    tools: list[str] = field(default_factory=list)  # names of the tools offered
     tokens: tuple[float, int] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -211,13 +212,13 @@ class Conversation:
         except ReplyInterrupted as interrupt:
             partial = interrupt.reply
             if history and (partial.text or partial.reasoning or extra):  # nothing came: no turn
-                self._commit(Turn(user=text, reply=interrupt.reply, extra=extra, cell_id=cell_id))
+                self._commit(Turn(text, interrupt.reply, extra, cell_id, registry.names))
             raise
         reply = replace(
             reply, metadata={**reply.metadata, "thread": self.name, "dropped_turns": dropped}
         )
         if history:
-            index = self._commit(Turn(user=text, reply=reply, extra=extra, cell_id=cell_id))
+            index = self._commit(Turn(text, reply, extra, cell_id, registry.names))
             reply = replace(reply, metadata={**reply.metadata, "turn": index + 1})
             self.turns[index].reply = reply
         return reply
@@ -234,14 +235,24 @@ class Conversation:
         on_tool: ToolCallback | None,
         confirm: ConfirmCallback | None,
     ) -> Reply:
-        """Ask, run any tool calls, send results back; until text or the round limit."""
+        """Ask, run any tool calls, send results back; until text or the round limit.
+
+        The final reply's usage is the sum over every round of the turn.
+        """
+        usage: Usage | None = None
         for round_number in range(self.max_tool_rounds + 1):
             reply = self._exchange(messages + extra, model, stream, on_delta, params)
+            if reply.usage is not None:
+                usage = reply.usage if usage is None else usage + reply.usage
+            reply = replace(reply, usage=usage)
             if not reply.tool_calls or not len(registry):
                 return reply
             if round_number == self.max_tool_rounds:
                 return replace(reply, metadata={**reply.metadata, "tool_rounds_exhausted": True})
-            results = run_tool_calls(reply.tool_calls, registry, confirm=confirm)
+            try:
+                results = run_tool_calls(reply.tool_calls, registry, confirm=confirm)
+            except KeyboardInterrupt:  # mid-tool: keep only completed rounds
+                raise ReplyInterrupted(replace(reply, interrupted=True, tool_calls=())) from None
             extra.append(assistant_tool_message(reply))
             for result in results:
                 extra.append(result.to_message())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .budget import trim_note
@@ -286,21 +286,32 @@ class _LiveView:
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
         self.started = False
+        self._round: list[str] = []  # answer text of the current request round
+        self._earlier: list[str] = []  # text of rounds that ended in tool calls
 
     def update(self, delta: Delta) -> None:
         self._start()
         if delta.content or delta.reasoning:
+            self._round.append(delta.content)
             self.renderer.update(delta.content, delta.reasoning)
 
     def tool(self, result: ToolResult) -> None:
         self._start()
+        said = "".join(self._round).strip()
+        if said:
+            self._earlier.append(said)
+            self.renderer.update("\n\n", "")  # the next round's text starts a paragraph
+        self._round = []
         call = result.call
         self.renderer.tool(
             ToolBlock(call.name, call.arguments, result.output, result.seconds, result.error)
         )
 
     def finish(self, reply: Reply, notes: list[str]) -> None:
+        """Show the reply, with what the model said before its tool calls kept above it."""
         self._start()
+        if self._earlier:
+            reply = replace(reply, text="\n\n".join([*self._earlier, reply.text]).strip())
         self.renderer.finish(reply, notes=notes)
 
     def _start(self) -> None:

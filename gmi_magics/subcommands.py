@@ -93,9 +93,14 @@ def _retry(magics: Any, args: argparse.Namespace) -> None:
         raise UsageError("Nothing to retry: the conversation is empty.")
     last = thread.turns.pop()
     kept = len(thread.turns)
-    options = AskOptions(chat=args.chat, cell_id=last.cell_id)
-    from .commands import ask
+    from .commands import ask, ask_before_tool_call, tool_registry
 
+    options = AskOptions(
+        chat=args.chat,
+        cell_id=last.cell_id,
+        tools=tool_registry(magics, ",".join(n for n in last.tools if n in magics.shell.user_ns)),
+        confirm=ask_before_tool_call if magics.confirm_tools else None,
+    )
     try:
         ask(magics, last.user, options)
     finally:

@@ -30,6 +30,15 @@ class Usage:
     reasoning_tokens: int = 0
     cached_tokens: int = 0
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
     @classmethod
     def from_wire(cls, data: dict[str, Any] | None) -> Usage | None:
         """Build from an OpenAI/DeepSeek ``usage`` object; ``None`` stays ``None``."""
