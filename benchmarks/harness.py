@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -112,8 +113,9 @@ def shell() -> Any:
     return ip
 
 
-def gmi_shell() -> Any:
-    """``shell()`` with ``%load_ext gmi_magics`` done once."""
+def gmi_shell(base_url: str) -> Any:
+    """``shell()`` with ``%load_ext gmi_magics`` done once, pointed at ``base_url``."""
+    os.environ.update(GMI_BASE_URL=base_url, GMI_API_KEY="bench-key")
     ip = shell()
     if "GMIMagics" not in ip.magics_manager.registry:
         ip.run_line_magic("load_ext", "gmi_magics")

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from harness import Row, median, ms
 
@@ -122,10 +123,10 @@ print(json.dumps(times))
 """
 
 
-def first_cell(runs: int, env: dict[str, str], server: object) -> dict:
+def first_cell(runs: int, env: dict[str, str], server: Any) -> dict:
     firsts, seconds = [], []
     for _ in range(runs):
-        server.enqueue("tok", 200, 2)  # type: ignore[attr-defined]
+        server.enqueue("tok", 200, 2)
         out = subprocess.run(
             [sys.executable, "-c", FIRST_CELL], env=env, capture_output=True, text=True
         )
@@ -134,6 +135,7 @@ def first_cell(runs: int, env: dict[str, str], server: object) -> dict:
         first, second = json.loads(out.stdout.strip().splitlines()[-1])
         firsts.append(first)
         seconds.append(second)
+    server.check_drained("first-cell benchmark")
     return {"first": median(firsts), "second": median(seconds), "runs": runs}
 
 

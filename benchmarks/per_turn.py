@@ -6,7 +6,6 @@ Baseline and the two display modes are interleaved (rotating order) turn by turn
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -50,8 +49,7 @@ def gmi_cell(ip: Any, kind: str) -> Callable[[], None]:
 def measure(server: Any, turns: int, *, tokens: int = TOKENS, warmup: int = 2) -> dict:
     import httpx
 
-    os.environ.update(GMI_BASE_URL=server.base_url, GMI_API_KEY="bench-key")
-    ip = gmi_shell()
+    ip = gmi_shell(server.base_url)
     with httpx.Client() as client:
         calls = {
             "raw httpx": raw_stream(client, server.base_url + "/chat/completions", BODY),
@@ -66,6 +64,7 @@ def measure(server: Any, turns: int, *, tokens: int = TOKENS, warmup: int = 2) -
             samples = {name: timed(calls[name]) for name in order}
             if turn >= warmup:
                 rounds.append(samples)
+    server.check_drained("per-turn benchmark")
     result: dict[str, Any] = {"turns": turns, "tokens": tokens}
     for name in calls:
         result[name] = {

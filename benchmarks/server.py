@@ -6,6 +6,7 @@ as a real remote API would be.  Protocol, one command per line on stdin:
 
     tok N COUNT   enqueue COUNT replies of N pieces "tok "
     md N COUNT    enqueue COUNT replies of N realistic markdown pieces (corpus.deltas)
+    pending       how many enqueued replies are still unused
     quit          stop
 
 It prints the base URL once at start and ``ok`` after each command.
@@ -21,8 +22,12 @@ HERE = Path(__file__).resolve().parent
 
 
 def serve() -> None:
+    import functools
+
     sys.path.insert(0, str(HERE))
     from corpus import deltas
+
+    pieces_of = functools.cache(deltas)
 
     from gmi_magics.testing import StandInServer, reply
 
@@ -32,8 +37,11 @@ def serve() -> None:
             kind, *numbers = line.split() or ["quit"]
             if kind == "quit":
                 break
+            if kind == "pending":
+                print(server.pending, flush=True)
+                continue
             size, count = (int(n) for n in numbers)
-            pieces = ["tok "] * size if kind == "tok" else deltas(size)
+            pieces = ["tok "] * size if kind == "tok" else pieces_of(size)
             server.enqueue(*[reply(pieces)] * count)
             print("ok", flush=True)
 
@@ -59,6 +67,19 @@ class ServerProcess:
         self._proc.stdin.flush()
         if self._proc.stdout.readline().strip() != "ok":
             raise RuntimeError("the stand-in server process stopped answering")
+
+    def pending(self) -> int:
+        """Enqueued replies not yet requested (0 after a balanced benchmark)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write("pending\n")
+        self._proc.stdin.flush()
+        return int(self._proc.stdout.readline())
+
+    def check_drained(self, what: str) -> None:
+        """Fail loudly if %%gmi sent more or fewer requests than were scripted."""
+        left = self.pending()
+        if left:
+            raise RuntimeError(f"{what}: {left} scripted replies were never requested")
 
     def close(self) -> None:
         if self._proc.poll() is None:

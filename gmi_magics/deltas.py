@@ -94,6 +94,8 @@ class ThinkSplitter:
 
     def split(self, text: str) -> tuple[str, str]:
         """Return ``(content, reasoning)`` for this piece of content."""
+        if self._answering and not self._held:  # the common case once answering
+            return text, ""
         text = self._held + text
         self._held = ""
         content: list[str] = []
@@ -155,16 +157,21 @@ class ReplyBuilder:
 
     def add(self, delta: Delta) -> Delta:
         """Record one delta; return it with inline ``<think>`` text moved to reasoning."""
-        content, inline_reasoning = self._think.split(delta.content) if delta.content else ("", "")
-        reasoning = delta.reasoning + inline_reasoning
+        content, inline = self._think.split(delta.content) if delta.content else ("", "")
         self._content.append(content)
-        self._reasoning.append(reasoning)
+        if delta.reasoning or inline:
+            self._reasoning.append(delta.reasoning + inline)
         for part in delta.tool_calls:
             self._add_tool_part(part)
-        self.finish_reason = delta.finish_reason or self.finish_reason
-        self.usage = delta.usage or self.usage
-        self.model = delta.model or self.model
-        return Delta(content, reasoning, delta.tool_calls, delta.finish_reason, delta.usage)
+        if delta.finish_reason:
+            self.finish_reason = delta.finish_reason
+        if delta.usage:
+            self.usage = delta.usage
+        if delta.model:
+            self.model = delta.model
+        if content is delta.content and not inline:  # hot path: nothing moved
+            return delta
+        return delta._replace(content=content, reasoning=delta.reasoning + inline)
 
     def _add_tool_part(self, part: ToolCallDelta) -> None:
         parts = self._tools.setdefault(part.index, _ToolCallParts())

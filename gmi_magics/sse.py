@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse"]
 
@@ -18,9 +18,11 @@ _EOL = re.compile(rb"\r\n|\r|\n")
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True)
-class ServerSentEvent:
-    """One dispatched event; ``id``/``retry`` are the stream's values so far."""
+class ServerSentEvent(NamedTuple):
+    """One dispatched event; ``id``/``retry`` are the stream's values so far.
+
+    A NamedTuple rather than a frozen dataclass: one is built per streamed chunk.
+    """
 
     event: str = "message"
     data: str = ""
@@ -50,20 +52,24 @@ class SSEDecoder:
         """Consume ``chunk`` and return the events it completes."""
         if not chunk:
             return []
-        start = 1 if self._skip_lf and chunk[:1] == b"\n" else 0
+        if self._skip_lf and chunk[:1] == b"\n":  # the LF of a CRLF split across chunks
+            chunk = chunk[1:]
         self._skip_lf = chunk[-1:] == b"\r"
-        if b"\n" not in chunk and b"\r" not in chunk:  # fast path: no line ends
+        if not chunk:
+            return []
+        if b"\n" not in chunk and b"\r" not in chunk:  # no line ends: keep buffering
             self._buf += chunk
             return []
-        events: list[ServerSentEvent] = []
-        for m in _EOL.finditer(chunk, start):
-            self._buf += chunk[start : m.start()]
-            start = m.end()
-            event = self._line(bytes(self._buf))
+        if self._buf:  # joined once per completed line, so long lines stay linear
+            chunk = bytes(self._buf) + chunk
             self._buf.clear()
+        lines = _EOL.split(chunk) if b"\r" in chunk else chunk.split(b"\n")
+        self._buf += lines.pop()  # the unterminated rest (b"" after a line end)
+        events = []
+        for raw in lines:
+            event = self._line(raw)
             if event is not None:
                 events.append(event)
-        self._buf += chunk[start:]
         return events
 
     def flush(self) -> list[ServerSentEvent]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -73,9 +73,11 @@ class ToolCallDelta:
     arguments: str = ""
 
 
-@dataclass(frozen=True)
-class Delta:
-    """One decoded streaming chunk: whatever part of the reply it carried."""
+class Delta(NamedTuple):
+    """One decoded streaming chunk: whatever part of the reply it carried.
+
+    Immutable like the dataclasses here, but a NamedTuple: one is built per chunk.
+    """
 
     content: str = ""
     reasoning: str = ""
