@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol, TextIO
 from IPython.display import DisplayHandle, display
 
 from .markup import (
+    StreamingMarkdown,
     ToolBlock,
     footer_text,
     provenance,
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 RendererKind = Literal["html", "text", "none"]
+MAX_BYTES_PER_SECOND = 2_000_000  # live repaints send at most ~2 MB/s to the frontend
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 
 
@@ -91,9 +93,11 @@ class HtmlRenderer:
         self._handle: DisplayHandle | None = None
         self._due: float | None = None  # None: next delta repaints at once
         self._tools: list[ToolBlock] = []
+        self._answer = StreamingMarkdown()
+        self._thoughts = StreamingMarkdown()
 
     def start(self) -> None:
-        """Show an empty live reply and keep its display handle."""
+        """Show a waiting cursor (no markdown work yet) and keep the display handle."""
         self._handle = _display(self._streaming_bundle(), raw=True, display_id=True)
         self.updates += 1
 
@@ -105,9 +109,11 @@ class HtmlRenderer:
             self._reasoning.append(reasoning_delta)
         now = self.clock()
         if self._due is None or now >= self._due:
-            self._show(self._streaming_bundle())
+            bundle = self._streaming_bundle()
+            self._show(bundle)
             cost = self.clock() - now
-            self._due = now + max(self.min_interval, 3 * cost)
+            size = len(bundle["text/html"])  # don't flood the frontend with huge pages
+            self._due = now + max(self.min_interval, 3 * cost, size / MAX_BYTES_PER_SECOND)
 
     def tool(self, block: ToolBlock) -> None:
         """Add a finished tool call above the answer; repaint at once."""
@@ -127,7 +133,14 @@ class HtmlRenderer:
         self._text = [text] if text else []
         reasoning = "".join(self._reasoning)
         self._reasoning = [reasoning] if reasoning else []
-        page = reply_html(text, reasoning=reasoning, tools=self._tools, streaming=True)
+        page = reply_html(
+            text,
+            reasoning=reasoning,
+            tools=self._tools,
+            streaming=True,
+            render=self._answer.render,
+            render_reasoning=self._thoughts.render,
+        )
         return {"text/html": page, "text/plain": text}
 
     def _show(self, bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
