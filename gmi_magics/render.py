@@ -13,7 +13,6 @@ from typing import Any, Literal, Protocol, TextIO
 from IPython.display import DisplayHandle, display
 
 from .markup import (
-    StreamingMarkdown,
     ToolBlock,
     footer_text,
     provenance,
@@ -22,6 +21,7 @@ from .markup import (
     reply_text,
     tool_text,
 )
+from .streaming_markdown import StreamingMarkdown
 from .types import Reply
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 RendererKind = Literal["html", "text", "none"]
-MAX_BYTES_PER_SECOND = 2_000_000  # live repaints send at most ~2 MB/s to the frontend
+MAX_BYTES_PER_SECOND = 1_000_000  # live repaints send at most ~1 MB/s to the frontend
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 
 

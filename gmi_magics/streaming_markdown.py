@@ -1,0 +1,71 @@
+"""Incremental markdown for live replies: finished blocks render once, the tail each time."""
+
+from __future__ import annotations
+
+import re
+
+from .markup import FENCE_LINE, markdown_to_html
+
+_LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+
+class StreamingMarkdown:
+    """Renders a growing markdown text, re-rendering only its unfinished tail.
+
+    A block is finished once a blank line (outside code fences and ``$$`` math) is
+    followed by a line that starts a new top-level block; finished blocks are
+    rendered once and cached, so a long streamed reply costs linear work.  The
+    final render of a reply uses ``markdown_to_html`` on the whole text.
+    """
+
+    def __init__(self) -> None:
+        self._html: list[str] = []
+        self._done = 0  # text[:_done] is rendered and cached
+        self._scanned = 0  # complete lines scanned so far
+        self._fence = ""
+        self._math = False
+        self._blank_before = False
+
+    def render(self, text: str) -> str:
+        """HTML for ``text``, which must extend the text of the previous call."""
+        cut = self._scan(text)
+        if cut > self._done:
+            self._html.append(markdown_to_html(text[self._done : cut]))
+            self._done = cut
+        return "".join(self._html) + markdown_to_html(text[self._done :])
+
+    def _scan(self, text: str) -> int:
+        """Advance over complete lines; return where the last finished block ends."""
+        cut = self._done
+        end = text.rfind("\n") + 1
+        pos = self._scanned
+        while pos < end:
+            newline = text.index("\n", pos)
+            line = text[pos:newline]
+            if self._starts_block(line):
+                cut = pos
+            self._track(line)
+            pos = newline + 1
+        self._scanned = pos
+        return cut
+
+    def _starts_block(self, line: str) -> bool:
+        return (
+            self._blank_before
+            and not self._fence
+            and not self._math
+            and line[:1] not in ("", " ", "\t")
+            and _LIST_ITEM.match(line) is None
+        )
+
+    def _track(self, line: str) -> None:
+        fence = FENCE_LINE.match(line)
+        if fence is not None:
+            mark, rest = fence.groups()
+            if not self._fence:
+                self._fence = mark
+            elif mark[0] == self._fence[0] and len(mark) >= len(self._fence) and not rest.strip():
+                self._fence = ""
+        elif not self._fence and line.count("$$") % 2:
+            self._math = not self._math
+        self._blank_before = not self._fence and not line.strip()

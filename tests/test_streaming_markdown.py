@@ -1,0 +1,43 @@
+"""Live rendering caches finished blocks; at every point it must match a full render."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gmi_magics.markup import markdown_to_html
+from gmi_magics.streaming_markdown import StreamingMarkdown
+
+DOCUMENTS = {
+    "prose": "# Title\n\nFirst paragraph with *emphasis*.\n\nSecond one.\n\n## Next\n\nEnd.",
+    "code": "Intro.\n\n```python\nx = 1\n\n\ny = 2\n```\n\nAfter the code.\n\nMore.",
+    "table": "Data:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nDone.",
+    "lists": "Steps:\n\n1. one\n\n2. two\n\n   still two\n\n- x\n- y\n\nTail.",
+    "math": "Inline $a_1 + b_1$.\n\n$$\nx^2\n\ny^2\n$$\n\nAfter math.",
+    "tilde": "~~~\ncode\n\nmore\n~~~\n\ntext",
+}
+
+
+def _normal(html: str) -> str:
+    return re.sub(r">\s+<", "><", html).strip()
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_matches_a_full_render_at_every_length(name: str) -> None:
+    text = DOCUMENTS[name]
+    live = StreamingMarkdown()
+    for end in range(1, len(text) + 1):
+        assert _normal(live.render(text[:end])) == _normal(markdown_to_html(text[:end])), end
+
+
+def test_finished_blocks_are_rendered_once() -> None:
+    live = StreamingMarkdown()
+    text = "".join(f"Paragraph {i}.\n\n" for i in range(200))
+    live.render(text)
+    assert len(live._html) == 1  # everything but the last paragraph, in one piece
+    assert "Paragraph 198" in live._html[0] and "Paragraph 199" not in live._html[0]
+    live.render(text + "Tail")  # an unfinished line: nothing new is final
+    assert len(live._html) == 1
+    live.render(text + "Tail\n")
+    assert len(live._html) == 2 and "Paragraph 199" in live._html[-1]
