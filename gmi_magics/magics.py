@@ -31,6 +31,22 @@ def keep_question_marks(lines: list[str]) -> list[str]:
     return [f"get_ipython().run_line_magic('gmi', {argument!r})\n"]
 
 
+def frontend_shows_updates(shell: Any) -> bool:
+    """Whether the client that sent this cell repaints ``update_display_data``.
+
+    Notebook frontends (JupyterLab, Notebook 7, VS Code) send a cell id; headless
+    runners (nbclient, papermill) refuse stdin.  ``jupyter console`` does neither,
+    and it ignores display updates, so it gets streamed plain text.
+    """
+    try:
+        parent = shell.kernel.get_parent() or {}
+    except Exception:
+        return True
+    metadata = parent.get("metadata") or {}
+    content = parent.get("content") or {}
+    return not parent or bool(metadata.get("cellId")) or content.get("allow_stdin") is False
+
+
 def _core() -> Any:
     """The plain-Python core, imported on first use so %load_ext stays instant."""
     from . import commands
@@ -145,9 +161,12 @@ class GMIMagics(Magics):
         return settings
 
     def renderer_kind(self) -> str:
+        """``html`` where the frontend repaints display updates, else ``text``."""
         if self.display != "auto":
             return str(self.display)
-        return "html" if type(self.shell).__name__ == "ZMQInteractiveShell" else "text"
+        if type(self.shell).__name__ != "ZMQInteractiveShell":
+            return "text"  # terminal IPython
+        return "html" if frontend_shows_updates(self.shell) else "text"
 
     def _parse(self, line: str) -> Any:
         """Parse options; quoted values lose their quotes, apostrophes in words stay."""
