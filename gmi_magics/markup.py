@@ -141,10 +141,29 @@ def _converter() -> markdown.Markdown:
     return converter.reset()
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9 ,;:?!'\"%().\n]*\Z")  # no markdown syntax can occur
+_PLAIN_TRAPS = re.compile(r"^(?:\d+[.)]| )|  \n", re.MULTILINE)  # lists, indents, breaks
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def plain_paragraphs(text: str) -> str | None:
+    """HTML for prose with no markdown syntax (as Python-Markdown would give), else None.
+
+    Streaming repaints hit this for most prose tails; it skips the markdown engine.
+    """
+    if not _PLAIN.match(text) or _PLAIN_TRAPS.search(text):
+        return None
+    paragraphs = (part.strip("\n") for part in _BLANK_LINE.split(text))
+    return "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs if p.strip())
+
+
 def markdown_to_html(text: str) -> str:
     """Render untrusted markdown to sanitized HTML, keeping math for MathJax."""
     if not text:
         return ""
+    fast = plain_paragraphs(text)
+    if fast is not None:
+        return fast
     protected, found = protect_math(close_open_fence(text))
     return restore_math(sanitize(_converter().convert(protected)), found)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -41,3 +42,20 @@ def test_finished_blocks_are_rendered_once() -> None:
     assert len(live._html) == 1
     live.render(text + "Tail\n")
     assert len(live._html) == 2 and "Paragraph 199" in live._html[-1]
+
+
+def test_plain_prose_fast_path_matches_python_markdown() -> None:
+    """The shortcut for syntax-free prose gives exactly what Python-Markdown gives."""
+    from gmi_magics.markup import _converter, plain_paragraphs
+
+    pieces = [*"abc XYZ 12,;:?!'\"%().", "\n", "\n\n", "  ", "tok ", " \n", "1. ", "\t", "*"]
+    rng = random.Random(5)
+    checked = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 40)))
+        fast = plain_paragraphs(text)
+        if fast is None:
+            continue
+        checked += 1
+        assert fast == _converter().convert(text), repr(text)
+    assert checked > 500
