@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -16,6 +16,7 @@ from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
     GMIError,
     MissingKeyError,
     StreamError,
@@ -25,6 +26,7 @@ from .retries import parse_retry_after, retry_after_too_long, retry_delay, shoul
 from .sse import SSEDecoder
 from .types import Delta, Message
 
+T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.gmi-serving.com/v1"
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-V3.2-Exp"
 KEY_ENV_VARS = ("GMI_API_KEY", "GMI_CLOUD_APIKEY")
@@ -44,8 +46,8 @@ def mask_key(key: str | None) -> str:
     """A key shown safely: ``sk-…a1b2`` (never more than 4 trailing characters)."""
     if not key:
         return "not set"
-    if len(key) < 12:
-        return "…" + "*" * 4
+    if len(key) < 20:  # too short to show any of it safely
+        return "…" + key[-2:] if len(key) >= 12 else "****"
     return f"{key[:3]}…{key[-4:]}"
 
 
@@ -66,7 +68,7 @@ class GMIClient:
     ) -> None:
         self._api_key = api_key if api_key is not None else find_api_key(key_env)
         self.key_env = key_env
-        self.base_url = (base_url or os.environ.get("GMI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = checked_base_url(base_url or os.environ.get("GMI_BASE_URL") or "")
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
@@ -109,16 +111,13 @@ class GMIClient:
         deadline = time.monotonic() + self.timeout
         body = chat_body(messages, model=model, stream=False, **params)
         response = self._send("POST", "/chat/completions", body, deadline=deadline, model=model)
-        try:
-            return parse_chunk(self._read_json(response, deadline))
-        except GMIError as error:
-            raise error.redact(self._api_key) from None
+        return next(self._guarded(self._whole_reply(response, deadline), response))
 
     def list_models(self) -> list[str]:
         """Model ids the endpoint serves (``GET {base_url}/models``)."""
         deadline = time.monotonic() + min(self.timeout, 60.0)
         response = self._send("GET", "/models", None, deadline=deadline)
-        data = self._read_json(response, deadline)
+        data = next(self._guarded(self._whole_body(response, deadline), response))
         items = data.get("data", []) if isinstance(data, dict) else []
         return sorted(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
 
@@ -135,9 +134,10 @@ class GMIClient:
     ) -> httpx.Response:
         retries = 0
         while True:
-            error, headers = self._attempt(method, path, body, deadline, model, retries)
-            if isinstance(error, httpx.Response):
-                return error
+            outcome, headers = self._attempt(method, path, body, deadline, model, retries)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            error = outcome
             if not self._may_retry(error, headers, retries):
                 if retry_after_too_long(headers):
                     error.hint = f"The server asks to wait {parse_retry_after(headers):.0f} s."
@@ -208,19 +208,36 @@ class GMIClient:
     # -- reading --------------------------------------------------------------
 
     def _iter_deltas(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
+        if "json" in response.headers.get("content-type", ""):
+            return self._guarded(self._whole_reply(response, deadline), response)
+        return self._guarded(self._decode_stream(response, deadline), response)
+
+    def _guarded(self, items: Iterator[T], response: httpx.Response) -> Iterator[T]:
+        """Map transport failures to one clear error; always close the response.
+
+        The error is raised outside the ``except`` block, so it carries no
+        ``__context__`` (httpx's request, with the Authorization header).
+        """
+        error: GMIError | None = None
         try:
-            if "json" in response.headers.get("content-type", ""):
-                yield parse_chunk(self._read_json(response, deadline))
-                return
-            yield from self._decode_stream(response, deadline)
+            yield from items
         except httpx.TimeoutException:
-            raise APITimeoutError(f"{self._host()} stopped sending mid-reply.") from None
+            error = APITimeoutError(f"{self._host()} stopped sending mid-reply.")
         except httpx.TransportError as exc:
-            raise StreamError(f"The connection dropped mid-reply ({_reason(exc)}).") from None
-        except GMIError as error:
-            raise error.redact(self._api_key) from None
+            error = StreamError(f"The connection dropped mid-reply ({_reason(exc)}).")
+        except GMIError as exc:
+            error = exc.redact(self._api_key)
         finally:
             response.close()
+        if error is not None:
+            raise error
+
+    def _whole_reply(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
+        for body in self._whole_body(response, deadline):
+            yield parse_chunk(body)
+
+    def _whole_body(self, response: httpx.Response, deadline: float) -> Iterator[Any]:
+        yield self._read_json(response, deadline)
 
     def _decode_stream(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
         decoder = SSEDecoder()
@@ -255,6 +272,21 @@ class GMIClient:
             return json.loads(b"".join(chunks))
         except ValueError:
             raise StreamError("The server sent a reply that is not valid JSON.") from None
+
+
+def checked_base_url(value: str) -> str:
+    """A usable http(s) base URL (trailing slash removed), or a ConfigurationError."""
+    text = (value or DEFAULT_BASE_URL).strip().rstrip("/")
+    try:
+        url: httpx.URL | None = httpx.URL(text)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"The base URL {text!r} is not a valid http(s) URL.",
+            hint="Fix GMIMagics.base_url or $GMI_BASE_URL, e.g. https://api.gmi-serving.com/v1",
+        )
+    return text
 
 
 def chat_body(

@@ -20,7 +20,7 @@ from .interpolate import InterpolationError, interpolate
 from .render import RendererKind, make_renderer
 from .schema import ToolSchemaError
 from .session import AskOptions, Session, resolve_settings
-from .subcommands import run_subcommand
+from .subcommands import is_subcommand, run_subcommand
 from .tools import Tool, ToolRegistry
 from .types import Reply, ToolCall
 
@@ -28,6 +28,7 @@ __all__ = [
     "AskOptions",
     "Session",
     "ask",
+    "is_subcommand",
     "resolve_settings",
     "run_cell",
     "run_subcommand",

@@ -112,6 +112,7 @@ class Conversation:
         self.name = name
         self.params = params
         self.turns: list[Turn] = []
+        self._committed: list[Turn] = []  # commit order, for undo after in-place re-runs
         self.last_request: dict[str, Any] | None = None
         self.estimator = TokenEstimator()
         self.spend = Spend()
@@ -120,10 +121,6 @@ class Conversation:
         return f"Conversation(name={self.name!r}, model={self.model!r}, turns={len(self.turns)})"
 
     # -- history --------------------------------------------------------------
-
-    def history_messages(self) -> list[Message]:
-        """Every earlier turn as wire messages, oldest first."""
-        return [message for turn in self.turns for message in turn.messages()]
 
     def build_messages(
         self,
@@ -157,14 +154,24 @@ class Conversation:
         )
 
     def undo(self) -> Turn | None:
-        """Drop and return the last turn (``None`` when empty)."""
+        """Drop and return the most recently committed turn (``None`` when empty).
+
+        That is the last turn, unless a re-run cell replaced an earlier one since.
+        """
+        while self._committed:
+            recent = self._committed.pop()
+            for index, turn in enumerate(self.turns):
+                if turn is recent:
+                    return self.turns.pop(index)
         return self.turns.pop() if self.turns else None
 
     def reset(self) -> None:
         self.turns.clear()
+        self._committed.clear()
 
     def _commit(self, turn: Turn) -> int:
         """Add ``turn`` (replacing the same cell's earlier turn); return its index."""
+        self._committed.append(turn)
         for index, existing in enumerate(self.turns):
             if turn.cell_id is not None and existing.cell_id == turn.cell_id:
                 self.turns[index] = turn
@@ -205,23 +212,25 @@ class Conversation:
             text, system=system, history=history, exclude_cell=cell_id, max_history=max_history
         )
         extra: list[Message] = []
+        turn = Turn(text, Reply(), extra, cell_id, registry.names)
         try:
             reply = self._tool_loop(
                 messages, extra, model, stream, request_params, registry, on_delta, on_tool, confirm
             )
         except ReplyInterrupted as interrupt:
             partial = interrupt.reply
-            if history and (partial.text or partial.reasoning or extra):  # nothing came: no turn
-                self._commit(Turn(text, interrupt.reply, extra, cell_id, registry.names))
+            keep = history and bool(partial.text or partial.reasoning or extra)  # else: no turn
+            interrupt.reply = self._record(turn, partial, dropped, keep=keep)
             raise
-        reply = replace(
-            reply, metadata={**reply.metadata, "thread": self.name, "dropped_turns": dropped}
-        )
-        if history:
-            index = self._commit(Turn(text, reply, extra, cell_id, registry.names))
-            reply = replace(reply, metadata={**reply.metadata, "turn": index + 1})
-            self.turns[index].reply = reply
-        return reply
+        return self._record(turn, reply, dropped, keep=history)
+
+    def _record(self, turn: Turn, reply: Reply, dropped: int, *, keep: bool) -> Reply:
+        """Stamp provenance (thread, turn number) on the reply; commit the turn if kept."""
+        metadata = {**reply.metadata, "thread": self.name, "dropped_turns": dropped}
+        if keep:
+            metadata["turn"] = self._commit(turn) + 1
+        turn.reply = replace(reply, metadata=metadata)
+        return turn.reply
 
     def _tool_loop(
         self,
@@ -284,11 +293,13 @@ class Conversation:
                     on_delta(normalised)
         except KeyboardInterrupt:
             partial = builder.build(latency=time.monotonic() - started, interrupted=True)
-            raise ReplyInterrupted(self._annotate(partial, params)) from None
+            raise ReplyInterrupted(self._annotate(partial, params, model, stream)) from None
         except GMIError as error:
             error.partial = builder.build(latency=time.monotonic() - started)
             raise
-        reply = self._annotate(builder.build(latency=time.monotonic() - started), params)
+        reply = self._annotate(
+            builder.build(latency=time.monotonic() - started), params, model, stream
+        )
         self._account(reply, messages, model)
         return reply
 
@@ -306,9 +317,14 @@ class Conversation:
         else:
             yield self.client.chat(messages, model=model, **params)
 
-    def _annotate(self, reply: Reply, params: dict[str, Any]) -> Reply:
+    def _annotate(self, reply: Reply, params: dict[str, Any], model: str, stream: bool) -> Reply:
         shown = {k: v for k, v in params.items() if v is not None and k != "tools"}
-        metadata = {"params": shown, "base_url": self.client.base_url}
+        metadata = {
+            "params": shown,
+            "base_url": self.client.base_url,
+            "requested_model": model,
+            "stream": stream,
+        }
         return replace(reply, metadata={**reply.metadata, **metadata})
 
 

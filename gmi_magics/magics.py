@@ -210,9 +210,9 @@ class GMIMagics(Magics):
         ``--chat NAME``).  ``{name}`` in the message is replaced by the value of
         ``name`` from the notebook (``--no-interpolate`` turns this off).
         """
-        words = line.split()
-        if cell is None and words and words[0] in SUBCOMMANDS:
-            _core().run_subcommand(self, words[0], line.split(None, 1)[1:])
+        name, _, rest = line.strip().partition(" ")
+        if cell is None and name in SUBCOMMANDS and _core().is_subcommand(name, rest):
+            _core().run_subcommand(self, name, rest)
             return None
         if cell is None and not line.lstrip().startswith("-"):
             args, text = self._parse(""), line

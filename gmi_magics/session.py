@@ -6,8 +6,9 @@ arrives as a duck-typed object (see ``gmi_magics.render.Renderer``).
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -35,11 +36,22 @@ FINISH_NOTES = {
 }
 
 
+class StoppedError(GMIError):
+    """The user interrupted a reply (Ctrl-C / the notebook's stop button)."""
+
+    def __init__(self, kept: bool) -> None:
+        super().__init__(
+            "Interrupted: the partial reply is kept in history (%gmi undo drops it)."
+            if kept
+            else "Interrupted: nothing was added to the conversation."
+        )
+
+
 class Renderer(Protocol):
     def start(self) -> None: ...
     def update(self, text_delta: str, reasoning_delta: str) -> None: ...
     def tool(self, block: ToolBlock) -> None: ...
-    def finish(self, reply: Reply, *, notes: list[str] = ..., error: str = ...) -> None: ...
+    def finish(self, reply: Reply, *, notes: Sequence[str] = ..., error: str = ...) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,7 @@ class Session:
             settings.timeout,
             settings.max_retries,
             settings.api_key_env,
-            key,
+            hashlib.sha256((key or "").encode()).hexdigest(),  # never the key itself
         )
         if self._client is None or signature != self._client_signature:
             if self._client is not None:
@@ -144,7 +156,7 @@ class Session:
         thread.model = settings.model
         thread.max_context_tokens = settings.max_context_tokens
         thread.max_tool_rounds = settings.max_tool_rounds
-        if thread.system is None and settings.system_prompt:
+        if thread.system is None and settings.system_prompt:  # "" means cleared on purpose
             thread.system = settings.system_prompt
         return thread
 
@@ -152,8 +164,6 @@ class Session:
         """Send one user message, streaming into ``renderer``; history per the rules."""
         self.check_budget(settings)
         conversation = self.conversation(settings, options.chat)
-        if options.system is not None and options.history:
-            conversation.system = options.system
         live = _LiveView(renderer)
         max_tokens = _first(options.max_tokens, settings.max_tokens)
         try:
@@ -174,15 +184,23 @@ class Session:
                 **options.extra,
             )
         except ReplyInterrupted as interrupt:
-            note = "Interrupted: the partial reply is kept in history (%gmi undo drops it)."
-            live.finish(interrupt.reply, [note])
-            return interrupt.reply
+            kept = interrupt.reply.metadata.get("turn") is not None
+            self._keep_system(conversation, options, kept)
+            live.finish(interrupt.reply, ["Interrupted here."])
+            raise StoppedError(kept) from None  # one line; stops "Run All" like any interrupt
         except GMIError as error:
             if error.partial is not None and live.started:
                 live.finish(error.partial, ["The reply broke off here; it was not kept."])
             raise
+        self._keep_system(conversation, options, options.history)
         live.finish(reply, reply_notes(reply, max_tokens, settings.max_tool_rounds))
         return reply
+
+    @staticmethod
+    def _keep_system(conversation: Conversation, options: AskOptions, kept: bool) -> None:
+        """``-s`` becomes the thread's system prompt once its turn is in the history."""
+        if options.system is not None and kept:
+            conversation.system = options.system
 
     def spent_tokens(self) -> int:
         """Tokens (in + out) used by every thread of this kernel."""

@@ -14,14 +14,33 @@ from IPython.display import display
 from .client import find_api_key
 from .markup import reply_html
 from .persist import export_path, load_threads, save_threads
-from .session import AskOptions
+from .session import DEFAULT_CHAT, AskOptions
 from .transcript import transcript_markdown
 
+REPLAYED_PARAMS = ("response_format", "top_p", "stop", "presence_penalty", "frequency_penalty")
 
-def run_subcommand(magics: Any, name: str, rest: list[str]) -> None:
-    """Dispatch ``%gmi <name> ...`` (``rest`` is the unparsed remainder, if any)."""
-    args = _parse(name, rest[0] if rest else "")
-    SUBCOMMANDS[name][1](magics, args)
+
+def run_subcommand(magics: Any, name: str, rest: str) -> None:
+    """Dispatch ``%gmi <name> <rest>``."""
+    SUBCOMMANDS[name][1](magics, _parse(name, rest))
+
+
+def is_subcommand(name: str, rest: str) -> bool:
+    """Whether ``%gmi <name> <rest>`` is a subcommand call rather than a question.
+
+    ``%gmi history of Rome?`` is a question: its words don't parse as options.
+    Anything with an option (``--chat x``) is treated as a subcommand, so typos in
+    options are reported instead of being sent to the model.
+    """
+    if name not in SUBCOMMANDS:
+        return False
+    if name == "system" or rest.lstrip().startswith("-"):
+        return True
+    try:
+        _parse(name, rest)
+    except UsageError:
+        return False
+    return True
 
 
 def _parse(name: str, text: str) -> argparse.Namespace:
@@ -29,7 +48,7 @@ def _parse(name: str, text: str) -> argparse.Namespace:
         return _parse_verbatim(text)
     usage, _ = SUBCOMMANDS[name]
     parser = _Parser(prog=f"%gmi {name}", add_help=False)
-    parser.add_argument("--chat", default="default")
+    parser.add_argument("--chat", default=None)
     if usage:
         parser.add_argument("words", nargs="*")
     try:
@@ -44,12 +63,15 @@ def _parse_verbatim(text: str) -> argparse.Namespace:
 
     No text shows the current value; ``""`` clears it.
     """
-    chat, rest = "default", text.strip()
-    if rest.startswith("--chat"):
+    chat, rest = None, text.strip()
+    if rest.startswith("--chat="):
+        chat, _, rest = rest[len("--chat=") :].partition(" ")
+    elif rest.startswith("--chat"):
         parts = rest.split(None, 2)
         if len(parts) < 2:
             raise UsageError("%gmi system: --chat needs a name")
         chat, rest = parts[1], parts[2] if len(parts) > 2 else ""
+    rest = rest.strip()
     given = bool(rest)
     if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "'\"":
         rest = rest[1:-1]
@@ -61,8 +83,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _chat(args: argparse.Namespace) -> str:
+    return str(args.chat or DEFAULT_CHAT)
+
+
 def _thread(magics: Any, args: argparse.Namespace) -> Any:
-    return magics.session.conversation(magics.settings(), args.chat)
+    return magics.session.conversation(magics.settings(), _chat(args))
 
 
 def _history(magics: Any, args: argparse.Namespace) -> None:
@@ -75,7 +101,7 @@ def _reset(magics: Any, args: argparse.Namespace) -> None:
     thread = _thread(magics, args)
     count = len(thread.turns)
     thread.reset()
-    print(f"Conversation {args.chat!r} cleared ({count} turn{'s' * (count != 1)} removed).")
+    print(f"Conversation {_chat(args)!r} cleared ({count} turn{'s' * (count != 1)} removed).")
 
 
 def _undo(magics: Any, args: argparse.Namespace) -> None:
@@ -95,11 +121,18 @@ def _retry(magics: Any, args: argparse.Namespace) -> None:
     kept = len(thread.turns)
     from .commands import ask, ask_before_tool_call, tool_registry
 
+    meta = last.reply.metadata
+    params = dict(meta.get("params", {}))  # the original cell's options, replayed
     options = AskOptions(
-        chat=args.chat,
+        model=meta.get("requested_model"),
+        temperature=params.pop("temperature", None),
+        max_tokens=params.pop("max_tokens", None),
+        stream=meta.get("stream"),
+        chat=_chat(args),
         cell_id=last.cell_id,
         tools=tool_registry(magics, ",".join(n for n in last.tools if n in magics.shell.user_ns)),
         confirm=ask_before_tool_call if magics.confirm_tools else None,
+        extra={k: v for k, v in params.items() if k in REPLAYED_PARAMS},
     )
     try:
         ask(magics, last.user, options)
@@ -148,13 +181,13 @@ def _chats(magics: Any, _: argparse.Namespace) -> None:
 def _system(magics: Any, args: argparse.Namespace) -> None:
     thread = _thread(magics, args)
     if args.words:
-        thread.system = " ".join(args.words) or None
-    print(f"System prompt of {args.chat!r}: {thread.system!r}")
+        thread.system = " ".join(args.words)  # "" clears it, also against the config
+    print(f"System prompt of {_chat(args)!r}: {thread.system!r}")
 
 
 def _save(magics: Any, args: argparse.Namespace) -> None:
     path = _one_path(args, "save")
-    names = [args.chat] if args.chat != "default" else None
+    names = [args.chat] if args.chat else None
     key = find_api_key(magics.settings().api_key_env)
     count = save_threads(path, magics.session.threads, names=names, secrets=[key] if key else [])
     print(f"Saved {count} turn{'s' * (count != 1)} to {path}.")
@@ -163,7 +196,7 @@ def _save(magics: Any, args: argparse.Namespace) -> None:
 def _load(magics: Any, args: argparse.Namespace) -> None:
     path = _one_path(args, "load")
     loaded = load_threads(path)  # all-or-nothing: a bad file raises before any change
-    if args.chat != "default":
+    if args.chat:
         if args.chat not in loaded:
             names = ", ".join(loaded) or "none"
             raise UsageError(f"{path} has no conversation {args.chat!r} (it has: {names}).")
@@ -178,7 +211,7 @@ def _load(magics: Any, args: argparse.Namespace) -> None:
 
 def _export(magics: Any, args: argparse.Namespace) -> None:
     path = _one_path(args, "export")
-    names = [args.chat] if args.chat != "default" else None
+    names = [args.chat] if args.chat else None
     key = find_api_key(magics.settings().api_key_env)
     export_path(path, magics.session.threads, names=names, secrets=[key] if key else [])
     print(f"Exported to {path}.")
@@ -198,7 +231,7 @@ def _usage(magics: Any, _: argparse.Namespace) -> None:
 def _explain(magics: Any, args: argparse.Namespace) -> None:
     from .commands import ask, last_error_report
 
-    ask(magics, last_error_report(magics.shell), AskOptions(chat=args.chat))
+    ask(magics, last_error_report(magics.shell), AskOptions(chat=_chat(args)))
 
 
 def _tools(magics: Any, _: argparse.Namespace) -> None:
