@@ -22,13 +22,19 @@ SUBCOMMANDS = (
 def keep_question_marks(lines: list[str]) -> list[str]:
     """Input transformer: ``%gmi why?`` is a question, not IPython's ``?`` help.
 
-    Rewrites a one-line ``%gmi ...?`` cell into an explicit call before IPython's
-    help-end transformer sees the trailing question mark.
+    Rewrites each ``%gmi ...?`` line of a cell into an explicit call before
+    IPython's help-end transformer sees the trailing question mark.
     """
-    if len(lines) != 1 or not lines[0].startswith("%gmi ") or not lines[0].rstrip().endswith("?"):
-        return lines
-    argument = lines[0][len("%gmi ") :].rstrip("\n")
-    return [f"get_ipython().run_line_magic('gmi', {argument!r})\n"]
+    if not lines or lines[0].startswith("%%"):
+        return lines  # a cell magic's body is its own business
+    return [_explicit_call(line) for line in lines]
+
+
+def _explicit_call(line: str) -> str:
+    if not line.startswith("%gmi ") or not line.rstrip().endswith("?"):
+        return line
+    argument = line[len("%gmi ") :].rstrip("\n")
+    return f"get_ipython().run_line_magic('gmi', {argument!r})\n"
 
 
 def frontend_shows_updates(shell: Any) -> bool:

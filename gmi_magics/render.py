@@ -13,16 +13,16 @@ from typing import Any, Literal, Protocol, TextIO
 from IPython.display import DisplayHandle, display
 
 from .markup import (
-    ToolBlock,
     footer_text,
     provenance,
     reply_bundle,
     reply_html,
     reply_text,
+    strip_control,
     tool_text,
 )
 from .streaming_markdown import StreamingMarkdown
-from .types import Reply
+from .types import Reply, ToolBlock
 
 __all__ = [
     "HtmlRenderer",
@@ -59,7 +59,7 @@ class Renderer(Protocol):
 
 
 class NullRenderer:
-    """Shows nothing (``--quiet`` and batch runs)."""
+    """Shows nothing (for programmatic use of the session, e.g. tests and batch jobs)."""
 
     def start(self) -> None:
         """Do nothing."""
@@ -204,6 +204,7 @@ class TextRenderer:
             self._write("\n" + tail + "\n")
 
     def _write(self, text: str) -> None:
+        text = strip_control(text)  # no escape sequences from model text
         if not text:
             return
         self.stream.write(text)

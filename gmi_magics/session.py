@@ -21,9 +21,8 @@ from .conversation import (
     ReplyInterrupted,
 )
 from .errors import BudgetExceededError, GMIError
-from .markup import ToolBlock
 from .tools import ToolRegistry, ToolResult
-from .types import Delta, Reply
+from .types import Delta, Reply, ToolBlock
 
 DEFAULT_CHAT = "default"
 ENV_NAMES = {"model": "GMI_MODEL", "base_url": "GMI_BASE_URL"}

@@ -158,3 +158,14 @@ class Reply:
         from .markup import reply_bundle  # lazy: markdown and nh3 only when shown
 
         return reply_bundle(self)
+
+
+@dataclass(frozen=True)
+class ToolBlock:
+    """One tool call as the user sees it: name, arguments, result or error, time."""
+
+    name: str
+    arguments: str
+    output: str
+    seconds: float = 0.0
+    error: str | None = None

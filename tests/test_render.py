@@ -140,11 +140,27 @@ def test_code_and_math_payloads_are_shown_as_text(payload: str) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown_to_html(payload)
 
 
-def test_safe_links_and_images_survive() -> None:
-    out = markdown_to_html("[a](https://example.com) ![i](http://example.com/i.png)")
+def test_safe_links_survive_and_images_become_links() -> None:
+    """A remote image would load by itself (a data leak); it is shown as a link instead."""
+    out = markdown_to_html(
+        "[a](https://example.com) ![chart](http://example.com/i.png?q=secret) "
+        '<img src="https://example.com/raw.png">'
+    )
     assert 'href="https://example.com"' in out
     assert 'rel="noopener noreferrer"' in out
-    assert 'src="http://example.com/i.png"' in out
+    assert (
+        '<a href="http://example.com/i.png?q=secret" rel="noopener noreferrer">🖼 chart</a>' in out
+    )
+    assert "<img" not in out and "src=" not in out
+
+
+def test_terminal_text_has_no_escape_sequences() -> None:
+    from gmi_magics.markup import reply_text
+    from gmi_magics.types import Reply
+
+    text = reply_text(Reply(text="ok\x1b[2J\x1b]8;;http://evil\x07link\rover", model="m"))
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "ok[2J]8;;http://evillinkover" in text
 
 
 def test_model_cannot_spoof_our_classes() -> None:
