@@ -97,7 +97,7 @@ def options_from_args(args: Any, magics: Any) -> AskOptions:
         chat=args.chat,
         cell_id=magics.next_turn_key(),
         max_history=args.max_history,
-        tools=tool_registry(magics, args.tools),
+        tools=tool_registry(magics, args.tools, args.chat),
         confirm=ask_before_tool_call if confirm else None,
     )
 
@@ -110,11 +110,16 @@ def fill_in(text: str, namespace: dict[str, Any]) -> str:
         raise UsageError(f"{error} (use --no-interpolate to send braces as written)") from None
 
 
-def tool_registry(magics: Any, names: str | None) -> ToolRegistry:
-    """Tools for this cell: ``--tools`` names, ``GMIMagics.tools``, and ``@tool`` functions."""
+def tool_registry(magics: Any, names: str | None, chat: str = "default") -> ToolRegistry:
+    """Tools for a cell: ``@tool`` functions, ``GMIMagics.tools``, the thread's default
+    tools (``%gmi tools --chat NAME f g``) and the cell's ``--tools`` names."""
     namespace = magics.shell.user_ns
     registry = ToolRegistry()
-    wanted = [*magics.tools, *(n.strip() for n in (names or "").split(",") if n.strip())]
+    wanted = [
+        *magics.tools,
+        *magics.session.thread_tools.get(chat, []),
+        *(n.strip() for n in (names or "").split(",") if n.strip()),
+    ]
     try:
         for value in list(namespace.values()):
             if isinstance(_marker(value), Tool):

@@ -120,6 +120,7 @@ class Session:
         self._client: GMIClient | None = None
         self._client_signature: tuple[Any, ...] = ()
         self.threads: dict[str, Conversation] = {}
+        self.thread_tools: dict[str, list[str]] = {}  # default tool names per thread
 
     def client(self, settings: Settings) -> GMIClient:
         """The shared client for these settings (one keep-alive pool per kernel)."""

@@ -130,7 +130,9 @@ def _retry(magics: Any, args: argparse.Namespace) -> None:
         stream=meta.get("stream"),
         chat=_chat(args),
         cell_id=last.cell_id,
-        tools=tool_registry(magics, ",".join(n for n in last.tools if n in magics.shell.user_ns)),
+        tools=tool_registry(
+            magics, ",".join(n for n in last.tools if n in magics.shell.user_ns), _chat(args)
+        ),
         confirm=ask_before_tool_call if magics.confirm_tools else None,
         extra={k: v for k, v in params.items() if k in REPLAYED_PARAMS},
     )
@@ -234,10 +236,18 @@ def _explain(magics: Any, args: argparse.Namespace) -> None:
     ask(magics, last_error_report(magics.shell), AskOptions(chat=_chat(args)))
 
 
-def _tools(magics: Any, _: argparse.Namespace) -> None:
+def _tools(magics: Any, args: argparse.Namespace) -> None:
+    """List the tools a cell of this thread offers; with names, set the thread's defaults."""
     from .commands import tool_registry
 
-    registry = tool_registry(magics, None)
+    chat = _chat(args)
+    if args.words:
+        names = [n for word in args.words for n in word.split(",") if n and n != "none"]
+        tool_registry(magics, ",".join(names), chat)  # check them now: clear errors early
+        magics.session.thread_tools[chat] = names
+        print(f"Default tools of {chat!r}: {', '.join(names) or 'none'}")
+        return
+    registry = tool_registry(magics, None, chat)
     if not len(registry):
         print("No tools: decorate functions with @gmi_magics.tool, or use %%gmi --tools f,g.")
     for item in registry:
@@ -266,5 +276,5 @@ SUBCOMMANDS: dict[str, tuple[bool, Handler]] = {
     "export": (True, _export),
     "usage": (False, _usage),
     "explain": (False, _explain),
-    "tools": (False, _tools),
+    "tools": (True, _tools),
 }

@@ -1007,3 +1007,22 @@ def test_python_api_tools_per_send(server):
         {"role": "assistant", "content": None, "tool_calls": [assistant_call()]},
         tool_message(json.dumps(RESULT)),
     ]
+
+
+def test_a_thread_can_have_default_tools(shell, server):
+    shell.run(WEATHER_SOURCE)
+    result = shell.run("%gmi tools --chat weather query_weather")
+    assert result.success and "query_weather" in result.stdout
+    server.enqueue(reply("no tools needed"), reply("plain"))
+    shell.run("%%gmi --chat weather\nAnything")
+    assert [t["function"]["name"] for t in server.last_request.json["tools"]] == ["query_weather"]
+    shell.run("%%gmi\nIn the default thread")
+    assert "tools" not in server.last_request.json
+    shell.run("%gmi tools --chat weather none")
+    assert shell.magics.session.thread_tools["weather"] == []
+
+
+def test_setting_unknown_default_tools_is_refused(shell, server):
+    result = shell.run("%gmi tools --chat x nosuch")
+    assert not result.success and "nosuch" in result.everything
+    assert "x" not in shell.magics.session.thread_tools
