@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import __version__
+from .cache import CacheMode, ReplayTransport
 from .deltas import parse_chunk
 from .errors import (
     APIConnectionError,
@@ -65,6 +66,8 @@ class GMIClient:
         max_retries: int = 2,
         transport: httpx.BaseTransport | None = None,
         key_env: str = "GMI_API_KEY",
+        cache: CacheMode = "off",
+        cache_dir: str | os.PathLike[str] = ".gmi_cache",
     ) -> None:
         self._api_key = api_key if api_key is not None else find_api_key(key_env)
         self.key_env = key_env
@@ -73,6 +76,8 @@ class GMIClient:
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         self.max_retries = max_retries
+        if cache != "off":
+            transport = ReplayTransport(cache_dir, cache, transport or httpx.HTTPTransport())
         self._http = httpx.Client(
             transport=transport,
             headers={"User-Agent": f"gmi_magics/{__version__}"},

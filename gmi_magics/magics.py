@@ -127,6 +127,14 @@ class GMIMagics(Magics):
     max_tool_rounds = Int(
         8, help="Most request rounds of tool calls in one cell before stopping."
     ).tag(config=True)
+    cache = CaselessStrEnum(
+        ["off", "record", "replay", "auto"],
+        "off",
+        help="Record API replies to cache_dir, replay them offline, or both (auto).",
+    ).tag(config=True)
+    cache_dir = Unicode(
+        ".gmi_cache", help="Folder of recorded replies (no keys are ever written there)."
+    ).tag(config=True)
     confirm_tools = Bool(False, help="Ask before running each tool call the model makes.").tag(
         config=True
     )

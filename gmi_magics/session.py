@@ -72,6 +72,8 @@ class Settings:
     confirm_tools: bool = False
     token_budget: int | None = None
     prices: Mapping[str, Any] = field(default_factory=dict)
+    cache: str = "off"
+    cache_dir: str = ".gmi_cache"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -130,6 +132,8 @@ class Session:
             settings.timeout,
             settings.max_retries,
             settings.api_key_env,
+            settings.cache,
+            settings.cache_dir,
             hashlib.sha256((key or "").encode()).hexdigest(),  # never the key itself
         )
         if self._client is None or signature != self._client_signature:
@@ -141,6 +145,8 @@ class Session:
                 timeout=settings.timeout,
                 max_retries=settings.max_retries,
                 key_env=settings.api_key_env,
+                cache=settings.cache,  # type: ignore[arg-type]  # validated by the trait
+                cache_dir=settings.cache_dir,
             )
             self._client_signature = signature
         return self._client
