@@ -9,8 +9,8 @@ results are kept in the turn (``Turn.extra``) in the order the API requires.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from .budget import (
@@ -24,6 +24,9 @@ from .client import DEFAULT_MODEL, GMIClient
 from .deltas import ReplyBuilder
 from .errors import GMIError
 from .tools import Tool, ToolRegistry, ToolResult, run_tool_calls
+from .turns import Spend, Turn, TurnTokens
+
+__all__ = ["Conversation", "ReplyInterrupted", "Spend", "Turn", "as_registry"]
 from .types import Delta, Message, Reply, ToolCall, Usage
 
 DeltaCallback = Callable[[Delta], None]
@@ -38,47 +41,6 @@ class ReplyInterrupted(KeyboardInterrupt):
     def __init__(self, reply: Reply) -> None:
         super().__init__("reply interrupted")
         self.reply = reply
-
-
-@dataclass
-class Turn:
-    """One exchange: the user's text, any tool-loop messages, and the final reply."""
-
-    user: str
-    reply: Reply
-    extra: list[Message] = field(default_factory=list)
-    cell_id: str | None = None
-    tools: list[str] = field(default_factory=list)  # names of the tools offered
-    tokens: tuple[float, int] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def interrupted(self) -> bool:
-        return self.reply.interrupted
-
-    def messages(self) -> list[Message]:
-        """What this turn contributes to later requests (never the final reasoning)."""
-        answer: Message = {"role": "assistant", "content": self.reply.text}
-        return [{"role": "user", "content": self.user}, *self.extra, answer]
-
-
-@dataclass
-class Spend:
-    """Tokens one conversation has used, over every request it made."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-    by_model: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    def add(self, reply: Reply, model: str) -> None:
-        """Count one request's usage, under the model it asked for."""
-        self.requests += 1
-        if reply.usage is not None:
-            tokens_in, tokens_out = reply.usage.prompt_tokens, reply.usage.completion_tokens
-            self.prompt_tokens += tokens_in
-            self.completion_tokens += tokens_out
-            old_in, old_out = self.by_model.get(model, (0, 0))
-            self.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
 
 
 def as_registry(tools: Iterable[Callable[..., Any] | Tool] | ToolRegistry | None) -> ToolRegistry:
@@ -150,7 +112,7 @@ class Conversation:
             max_tokens=self.max_context_tokens or context_limit_for(self.model),
             max_turns=max_history,
             estimator=self.estimator,
-            turn_tokens=_TurnTokens(turns, self.estimator),
+            turn_tokens=TurnTokens(turns, self.estimator),
         )
 
     def undo(self) -> Turn | None:
@@ -326,26 +288,6 @@ class Conversation:
             "stream": stream,
         }
         return replace(reply, metadata={**reply.metadata, **metadata})
-
-
-class _TurnTokens(Sequence[int]):
-    """Per-turn token estimates, computed on demand and cached per calibration."""
-
-    def __init__(self, turns: Sequence[Turn], estimator: TokenEstimator) -> None:
-        self.turns = turns
-        self.estimator = estimator
-
-    def __len__(self) -> int:
-        return len(self.turns)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        turn = self.turns[index]
-        ratio = self.estimator.chars_per_token
-        if turn.tokens is None or turn.tokens[0] != ratio:
-            turn.tokens = (ratio, turn_token_count(turn.messages(), self.estimator))
-        return turn.tokens[1]
 
 
 def assistant_tool_message(reply: Reply) -> Message:

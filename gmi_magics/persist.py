@@ -35,9 +35,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
-from .conversation import Turn
 from .errors import GMIError
 from .transcript import transcript_markdown
+from .turns import Turn
 from .types import Message, Reply, ToolCall, Usage
 
 FORMAT = "gmi_magics.chat"

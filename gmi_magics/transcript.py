@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .conversation import Turn
+from .turns import Turn
 
 
 def turn_markdown(turn: Turn, number: int) -> str:

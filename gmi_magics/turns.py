@@ -1,0 +1,71 @@
+"""What a conversation remembers: turns, token spend, and cached token estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .budget import TokenEstimator, turn_token_count
+from .types import Message, Reply
+
+
+@dataclass
+class Turn:
+    """One exchange: the user's text, any tool-loop messages, and the final reply."""
+
+    user: str
+    reply: Reply
+    extra: list[Message] = field(default_factory=list)
+    cell_id: str | None = None
+    tools: list[str] = field(default_factory=list)  # names of the tools offered
+    tokens: tuple[float, int] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.reply.interrupted
+
+    def messages(self) -> list[Message]:
+        """What this turn contributes to later requests (never the final reasoning)."""
+        answer: Message = {"role": "assistant", "content": self.reply.text}
+        return [{"role": "user", "content": self.user}, *self.extra, answer]
+
+
+@dataclass
+class Spend:
+    """Tokens one conversation has used, over every request it made."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    by_model: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, reply: Reply, model: str) -> None:
+        """Count one request's usage, under the model it asked for."""
+        self.requests += 1
+        if reply.usage is not None:
+            tokens_in, tokens_out = reply.usage.prompt_tokens, reply.usage.completion_tokens
+            self.prompt_tokens += tokens_in
+            self.completion_tokens += tokens_out
+            old_in, old_out = self.by_model.get(model, (0, 0))
+            self.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
+
+
+class TurnTokens(Sequence[int]):
+    """Per-turn token estimates, computed on demand and cached per calibration."""
+
+    def __init__(self, turns: Sequence[Turn], estimator: TokenEstimator) -> None:
+        self.turns = turns
+        self.estimator = estimator
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        turn = self.turns[index]
+        ratio = self.estimator.chars_per_token
+        if turn.tokens is None or turn.tokens[0] != ratio:
+            turn.tokens = (ratio, turn_token_count(turn.messages(), self.estimator))
+        return turn.tokens[1]
