@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
-    *("save", "load", "export", "usage", "explain", "tools"),
+    *("save", "load", "export", "usage", "explain", "tools", "panel"),
 )
 
 
@@ -220,8 +220,8 @@ class GMIMagics(Magics):
 
         Cell mode: the cell is the message.  Line mode: ``%gmi <question>``, or
         ``%gmi <subcommand>``: history, reset, undo, retry, models, config, last,
-        chats, system, save, load, export, usage, explain, tools (each takes
-        ``--chat NAME``).  ``{name}`` in the message is replaced by the value of
+        chats, system, save, load, export, usage, explain, tools, panel (each
+        takes ``--chat NAME``).  ``{name}`` in the message is replaced by the value of
         ``name`` from the notebook (``--no-interpolate`` turns this off).
         """
         name, _, rest = line.strip().partition(" ")

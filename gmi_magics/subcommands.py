@@ -254,6 +254,22 @@ def _tools(magics: Any, args: argparse.Namespace) -> None:
         print(json.dumps(item.schema, indent=2, ensure_ascii=False))
 
 
+def _panel(magics: Any, args: argparse.Namespace) -> None:
+    """Show a chat panel (ipywidgets) over the thread; replies stream off the main thread."""
+    from .widgets import show_panel  # ipywidgets loads only when a panel is shown
+
+    chat = _chat(args)
+
+    def before_send() -> dict[str, Any]:  # at each send: current %config and the budget
+        settings = magics.settings()
+        magics.session.check_budget(settings)
+        magics.session.conversation(settings, chat)  # rewire client and model
+        return {"temperature": settings.temperature, "max_tokens": settings.max_tokens}
+
+    settings = magics.settings()
+    show_panel(_thread(magics, args), stream=settings.stream, before_send=before_send)
+
+
 def _one_path(args: argparse.Namespace, name: str) -> str:
     if len(args.words) != 1:
         raise UsageError(f"%gmi {name} takes one file name, e.g. %gmi {name} chat.json")
@@ -277,4 +293,5 @@ SUBCOMMANDS: dict[str, tuple[bool, Handler]] = {
     "usage": (False, _usage),
     "explain": (False, _explain),
     "tools": (True, _tools),
+    "panel": (False, _panel),
 }
