@@ -59,7 +59,10 @@ _MATH = r"""
       | (?<![\\$])\$(?![\s$])[^\n$]*?[^\s\\$]\$(?![\d$])
     )
 """
-_TOKENS = re.compile(_CODE + "|" + _MATH, re.VERBOSE | re.DOTALL | re.MULTILINE)
+_TAG = r"""
+    (?P<tag></?(?P<tagname>[A-Za-z][A-Za-z0-9-]*)(?P<scheme>:)?|<[!?])
+"""
+_TOKENS = re.compile(_CODE + "|" + _MATH + "|" + _TAG, re.VERBOSE | re.DOTALL | re.MULTILINE)
 FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})(.*)")
 
 
@@ -79,11 +82,18 @@ def close_open_fence(text: str) -> str:
 
 
 def protect_math(text: str) -> tuple[str, dict[str, str]]:
-    """Swap math outside code for alphanumeric placeholders; return text and map."""
+    """Prepare markdown outside code: math becomes placeholders; unknown tags become text.
+
+    A tag we would not keep (``<script>``, ``<textarea>``, ``<!--`` …) is written as
+    text: left as HTML, the sanitizer would drop everything up to its closing tag,
+    and a reply that merely *mentions* ``<script>`` would lose its rest.
+    """
     nonce = secrets.token_hex(4).upper()
     found: dict[str, str] = {}
 
     def swap(match: re.Match[str]) -> str:
+        if match.group("tag") is not None:
+            return _keep_or_escape_tag(match)
         if match.group("math") is None:
             return match.group(0)
         key = f"GMIMATH{nonce}N{len(found)}X"
@@ -91,6 +101,13 @@ def protect_math(text: str) -> tuple[str, dict[str, str]]:
         return key
 
     return _TOKENS.sub(swap, text), found
+
+
+def _keep_or_escape_tag(match: re.Match[str]) -> str:
+    name = (match.group("tagname") or "").lower()
+    if match.group("scheme") or name in _TAGS:  # an autolink, or a tag the sanitizer keeps
+        return match.group(0)
+    return "&lt;" + match.group(0)[1:]
 
 
 def restore_math(html_text: str, found: dict[str, str]) -> str:
@@ -188,7 +205,17 @@ def markdown_to_html(text: str) -> str:
     if fast is not None:
         return fast
     protected, found = protect_math(close_open_fence(text))
-    return restore_math(sanitize(_converter().convert(protected)), found)
+    converted = _RAW_TEXT_TAG.sub("&lt;", _converter().convert(protected))
+    return restore_math(sanitize(converted), found)
+
+
+# Elements whose content a sanitizer drops up to a closing tag that may never come; any
+# still raw after markdown (e.g. inside a raw HTML block) is shown as text instead.
+_RAW_TEXT_TAG = re.compile(
+    r"<(?=/?(?:script|style|textarea|title|xmp|iframe|noembed|noframes|noscript|plaintext"
+    r"|template|svg|math|object|embed|select|option)\b)|<(?=!--)",
+    re.IGNORECASE,
+)
 
 
 _EXTRA_CSS = """

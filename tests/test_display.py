@@ -195,7 +195,9 @@ def test_html_streams_a_few_live_updates_then_the_final_rendering(shell, server)
     assert not any(FOOTER.search(o["text/html"]) for o in live)
     shown = [len(re.findall(r"word\d+", o["text/html"])) for o in live]
     assert shown == sorted(shown), "live updates never go backwards"
-    assert 0 < max(shown) < 40, "some text was shown before the reply finished"
+    # (under load the last pieces may arrive in one burst, so the last live update can
+    # already hold every word; what matters is that partial text was shown before the end)
+    assert any(0 < n < 40 for n in shown), "some text was shown before the reply finished"
 
 
 class _Inspector(HTMLParser):

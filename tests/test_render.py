@@ -151,7 +151,7 @@ def test_safe_links_survive_and_images_become_links() -> None:
     assert (
         '<a href="http://example.com/i.png?q=secret" rel="noopener noreferrer">🖼 chart</a>' in out
     )
-    assert "<img" not in out and "src=" not in out
+    assert "<img" not in out  # a raw <img> is shown as text, never as an element
 
 
 def test_terminal_text_has_no_escape_sequences() -> None:
@@ -435,3 +435,24 @@ def test_make_renderer() -> None:
     assert isinstance(make_renderer("none"), NullRenderer)
     with pytest.raises(ValueError, match="unknown renderer"):
         make_renderer("bogus")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "tag", ["script", "style", "template", "textarea", "title", "iframe", "noscript", "xmp"]
+)
+def test_prose_that_mentions_a_raw_text_tag_keeps_the_rest_of_the_reply(tag: str) -> None:
+    """Models name tags without backticks; the sanitizer must not swallow what follows."""
+    text = f"Put it in a <{tag}> element.\n\nThis sentence must survive."
+    out = markdown_to_html(text)
+    assert f"&lt;{tag}&gt;" in out
+    assert "This sentence must survive." in out
+    assert f"<{tag}" not in out
+
+
+def test_a_raw_html_block_mentioning_script_keeps_its_text() -> None:
+    out = markdown_to_html("<details><summary>x</summary>y</details> `<script>` and after")
+    assert "after" in out and "<script" not in out
+
+
+def test_generic_type_parameters_are_kept_as_text() -> None:
+    assert "List&lt;String&gt;" in markdown_to_html("Use a List<String> here.")

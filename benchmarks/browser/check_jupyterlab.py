@@ -13,8 +13,8 @@ Python package only: it drives the system Chromium, no browser download) and
 It starts the stand-in chat server in this process (so each check scripts its replies),
 starts ``jupyter lab`` on a free loopback port with a token and a temporary notebook
 directory (the kernel inherits ``GMI_BASE_URL``/``GMI_API_KEY``), drives Chromium through
-five checks, prints PASS/FAIL per check and the screenshot paths, and tears everything
-down. Exit status 0 when every check passed.
+six checks, prints PASS/FAIL per check and the screenshot paths, and tears everything
+down. Exit status 0 when every check passed. ``--only 1,3`` runs some of them.
 
 1. streaming: the reply grows visibly with a ``▌`` cursor, then ends with the footer;
 2. rendering: heading, list, table, highlighted code, MathJax math; a collapsed Thinking;
