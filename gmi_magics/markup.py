@@ -23,6 +23,7 @@ import nh3
 from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
 
+from .mdprep import close_open_fence, normalize_list_indent
 from .types import Reply, ToolBlock
 
 _EXTENSIONS = ["fenced_code", "tables", "codehilite", "sane_lists"]
@@ -63,22 +64,6 @@ _TAG = r"""
     (?P<tag></?(?P<tagname>[A-Za-z][A-Za-z0-9-]*)(?P<scheme>:)?|<[!?])
 """
 _TOKENS = re.compile(_CODE + "|" + _MATH + "|" + _TAG, re.VERBOSE | re.DOTALL | re.MULTILINE)
-FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})(.*)")
-
-
-def close_open_fence(text: str) -> str:
-    """Close a code fence left open at the end (mid-stream or cut-off replies)."""
-    mark = ""
-    for line in text.splitlines():
-        match = FENCE_LINE.match(line)
-        if match is None:
-            continue
-        fence, rest = match.groups()
-        if not mark:
-            mark = fence
-        elif fence[0] == mark[0] and len(fence) >= len(mark) and not rest.strip():
-            mark = ""
-    return f"{text}\n{mark}" if mark else text
 
 
 def protect_math(text: str) -> tuple[str, dict[str, str]]:
@@ -204,7 +189,7 @@ def markdown_to_html(text: str) -> str:
     fast = plain_paragraphs(text)
     if fast is not None:
         return fast
-    protected, found = protect_math(close_open_fence(text))
+    protected, found = protect_math(normalize_list_indent(close_open_fence(text)))
     converted = _RAW_TEXT_TAG.sub("&lt;", _converter().convert(protected))
     return restore_math(sanitize(converted), found)
 
@@ -221,7 +206,8 @@ _RAW_TEXT_TAG = re.compile(
 _EXTRA_CSS = """
 .gmi-reply table { border-collapse: collapse; margin: 0.5em 0; }
 .gmi-reply th, .gmi-reply td { border: 1px solid #8888; padding: 0.2em 0.6em; }
-.gmi-reply .codehilite { padding: 0.4em 0.6em; border-radius: 4px; overflow-x: auto; }
+.gmi-reply .codehilite { padding: 0.4em 0.6em; border-radius: 4px; overflow-x: auto;
+  margin: 0.5em 0; }
 .gmi-reply .codehilite pre { margin: 0; line-height: 125%; }
 .gmi-reply details.gmi-thinking { opacity: 0.75; border-left: 3px solid #8886;
   padding-left: 0.6em; margin-bottom: 0.5em; }
@@ -323,9 +309,11 @@ def reply_html(
     if reasoning:
         parts.append(_thinking(render_reasoning(reasoning), expanded=streaming and not text))
     parts.extend(tool_html(block) for block in tools)
-    parts.append(render(text))
-    if streaming:
-        parts.append('<span class="gmi-cursor">▌</span>')
+    body = render(text)
+    if streaming:  # the cursor sits at the end of the text, not on a line of its own
+        cursor = '<span class="gmi-cursor">▌</span>'
+        body = body[:-4] + cursor + "</p>" if body.endswith("</p>") else body + cursor
+    parts.append(body)
     parts.extend(_div("gmi-note", note) for note in notes)
     if error:
         parts.append(_div("gmi-error", error))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .markup import FENCE_LINE, markdown_to_html
+from .markup import markdown_to_html
+from .mdprep import fence_after
 
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 
@@ -59,13 +60,8 @@ class StreamingMarkdown:
         )
 
     def _track(self, line: str) -> None:
-        fence = FENCE_LINE.match(line)
-        if fence is not None:
-            mark, rest = fence.groups()
-            if not self._fence:
-                self._fence = mark
-            elif mark[0] == self._fence[0] and len(mark) >= len(self._fence) and not rest.strip():
-                self._fence = ""
-        elif not self._fence and line.count("$$") % 2:
+        fenced = self._fence
+        self._fence = fence_after(line, self._fence)
+        if not fenced and not self._fence and line.count("$$") % 2:
             self._math = not self._math
         self._blank_before = not self._fence and not line.strip()

@@ -456,3 +456,22 @@ def test_a_raw_html_block_mentioning_script_keeps_its_text() -> None:
 
 def test_generic_type_parameters_are_kept_as_text() -> None:
     assert "List&lt;String&gt;" in markdown_to_html("Use a List<String> here.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1. one\n  - sub a\n  - sub b\n2. two",  # 2 spaces, as many models write
+        "1. **Item**\n   - sub a\n   - sub b\n2. two",  # 3 spaces under a numbered item
+        "1. one\n    - sub a\n    - sub b\n2. two",  # 4 spaces, Python-Markdown's own rule
+    ],
+)
+def test_nested_lists_nest_however_the_model_indents_them(text: str) -> None:
+    out = markdown_to_html(text)
+    assert re.search(r"<ol>\s*<li>(<strong>)?(one|Item)(</strong>)?<ul>", out), out
+    assert out.count("<li>") == 4
+
+
+def test_list_like_lines_inside_code_fences_are_untouched() -> None:
+    out = markdown_to_html("```\n- a\n  - b\n```")
+    assert "- a\n  - b" in out and "<li>" not in out
