@@ -2,8 +2,12 @@
 
     GMIError
     ├── ConfigurationError
-    │   └── MissingKeyError
+    │   ├── MissingKeyError
+    │   └── ReplayMissError            (cache.py)
     ├── BudgetExceededError
+    ├── PersistenceError               (persist.py) bad chat files
+    ├── ReplyFormatError               (commands.py) -f json reply is not JSON
+    ├── StoppedError                   (session.py) the user interrupted a reply
     ├── APIConnectionError
     │   └── APITimeoutError
     ├── APIStatusError
@@ -14,8 +18,7 @@
     │   ├── ModelNotFoundError         404
     │   ├── RateLimitError             429
     │   └── ServerError                5xx
-    ├── StreamError                    dropped, malformed or error-carrying streams
-    └── ToolError
+    └── StreamError                    dropped, malformed or error-carrying streams
 
 IPython shows these through ``_render_traceback_``: one line and a hint, no wall.
 """
@@ -87,10 +90,6 @@ class StreamError(GMIError):
     """The reply stream broke, carried an error, or could not be decoded."""
 
     hint = "Nothing was added to the conversation; run the cell again."
-
-
-class ToolError(GMIError):
-    """A tool could not be registered or run."""
 
 
 class APIStatusError(GMIError):

@@ -13,7 +13,7 @@ The file is UTF-8 JSON, one object::
                                        "cached_tokens": int} | null,
                              "latency": number, "interrupted": bool,
                              "tool_calls": [{"id": str, "name": str, "arguments": str}],
-                             "metadata": {"params"?, "thread"?, "turn"?, "host"?}},
+                             "metadata": {"params"?, "thread"?, "turn"?, "requested_model"?, ...}},
                    "extra": [chat-completions messages of the tool loop],
                    "cell_id": str | null}]}}}
 
@@ -42,7 +42,7 @@ from .types import Message, Reply, ToolCall, Usage
 
 FORMAT = "gmi_magics.chat"
 VERSION = 1
-METADATA_KEYS = ("params", "thread", "turn", "host")
+METADATA_KEYS = ("params", "thread", "turn", "host", "requested_model", "stream")
 ROLES = ("system", "user", "assistant", "tool")
 
 PathLike = str | os.PathLike[str]
