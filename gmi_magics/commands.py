@@ -6,10 +6,10 @@ Imported on first use by ``magics._core()``: this is where the heavy core is loa
 from __future__ import annotations
 
 import builtins
-import inspect
 import json
 import re
 import sys
+from types import FunctionType, MethodType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -132,11 +132,15 @@ def tool_registry(magics: Any, names: str | None, chat: str = "default") -> Tool
 
 
 def _marker(value: Any) -> Any:
-    """``value.__gmi_tool__`` without running a misbehaving ``__getattr__``."""
-    try:
-        return inspect.getattr_static(value, "__gmi_tool__", None)
-    except Exception:
-        return None
+    """The ``@tool`` marker of a function or method; never runs user ``__getattr__``.
+
+    Called for every value in the namespace on every cell, so it must stay cheap.
+    """
+    if isinstance(value, MethodType):
+        value = value.__func__
+    if isinstance(value, FunctionType):
+        return value.__dict__.get("__gmi_tool__")
+    return None
 
 
 def _namespace_callable(namespace: dict[str, Any], name: str) -> Any:
