@@ -42,7 +42,7 @@ class Plan:
     paced: tuple[tuple[int, float], ...]  # (tokens, tokens per second)
 
 
-FULL = Plan(9, 5, 40, 7, 5, ((SMALL, 100.0), (SMALL, 1000.0), (BIG, 1000.0)))
+FULL = Plan(9, 5, 40, 7, 9, ((SMALL, 100.0), (SMALL, 1000.0), (BIG, 1000.0)))
 QUICK = Plan(7, 5, 20, 5, 5, ())
 
 

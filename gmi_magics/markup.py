@@ -361,6 +361,8 @@ def reply_bundle(
     notes: Sequence[str] = (),
     error: str = "",
     tools: Sequence[ToolBlock] = (),
+    render: Callable[[str], str] = markdown_to_html,
+    render_reasoning: Callable[[str], str] = markdown_to_html,
 ) -> dict[str, str]:
     """The MIME bundle for a finished reply: sanitized HTML plus plain text."""
     page = reply_html(
@@ -370,6 +372,8 @@ def reply_bundle(
         footer=footer_text(reply),
         notes=notes,
         error=error,
+        render=render,
+        render_reasoning=render_reasoning,
     )
     return {
         "text/html": page,

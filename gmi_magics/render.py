@@ -14,6 +14,7 @@ from IPython.display import DisplayHandle, display
 
 from .markup import (
     footer_text,
+    markdown_to_html,
     provenance,
     reply_bundle,
     reply_html,
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 RendererKind = Literal["html", "text", "none"]
-MAX_BYTES_PER_SECOND = 1_000_000  # live repaints send at most ~1 MB/s to the frontend
+MAX_BYTES_PER_SECOND = 500_000  # live repaints send at most ~0.5 MB/s to the frontend
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 
 
@@ -125,7 +126,14 @@ class HtmlRenderer:
 
         The output's metadata records what produced it (``provenance``).
         """
-        bundle = reply_bundle(reply, notes=notes, error=error, tools=self._tools)
+        bundle = reply_bundle(
+            reply,
+            notes=notes,
+            error=error,
+            tools=self._tools,
+            render=_reuse(self._answer, "".join(self._text), reply.text),
+            render_reasoning=_reuse(self._thoughts, "".join(self._reasoning), reply.reasoning),
+        )
         self._show(bundle, metadata={"gmi_magics": provenance(reply)})
 
     def _streaming_bundle(self) -> dict[str, str]:
@@ -150,6 +158,18 @@ class HtmlRenderer:
             repaint: Callable[..., None] = self._handle.update
             repaint(bundle, raw=True, metadata=metadata)
         self.updates += 1
+
+
+def _reuse(live: StreamingMarkdown, streamed: str, final: str) -> Callable[[str], str]:
+    """Render the final text from the live cache when it is the streamed text.
+
+    Blocks already rendered while streaming are not rendered again, so finishing a
+    long reply costs its tail, not the whole reply once more.
+    """
+    same = (
+        bool(streamed) and streamed.strip() == final and streamed.lstrip("\n") == streamed.lstrip()
+    )
+    return (lambda _text: live.render(streamed)) if same else markdown_to_html
 
 
 class TextRenderer:

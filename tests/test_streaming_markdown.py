@@ -59,3 +59,27 @@ def test_plain_prose_fast_path_matches_python_markdown() -> None:
         checked += 1
         assert fast == _converter().convert(text), repr(text)
     assert checked > 500
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_the_final_display_of_a_streamed_reply_matches_a_full_render(name: str) -> None:
+    """Finishing reuses blocks rendered while streaming; the page must not change."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from gmi_magics.markup import reply_bundle
+    from gmi_magics.render import HtmlRenderer
+    from gmi_magics.types import Reply
+
+    InteractiveShell.instance()
+    text = DOCUMENTS[name]
+    ticks = iter(range(10_000))
+    renderer = HtmlRenderer(min_interval=0.0, clock=lambda: float(next(ticks)))
+    with capture_output() as captured:
+        renderer.start()
+        for start in range(0, len(text), 3):
+            renderer.update(text[start : start + 3], "")
+        reply = Reply(text=text.strip(), model="m")
+        renderer.finish(reply)
+    final = captured.outputs[-1].data["text/html"]
+    assert _normal(final) == _normal(reply_bundle(reply)["text/html"])
