@@ -76,10 +76,10 @@ def _safe_repr(value: object) -> str:
     try:
         return repr(value)
     except Exception as exc:
-        return f"<{type(value).__name__} object (repr failed: {_describe(exc)})>"
+        return f"<{type(value).__name__} object (repr failed: {describe_exception(exc)})>"
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     """``Type: message`` for an exception, without a trailing colon."""
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

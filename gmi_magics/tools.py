@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
+from .preview import describe_exception, preview
 from .schema import coerce_arguments, function_schema, validate_arguments
 from .types import Message, ToolCall
 
@@ -195,11 +196,7 @@ def _json(value: Any) -> str | None:
 
 
 def _preview(value: Any) -> str:
-    try:
-        from .preview import preview  # lazy: pandas/numpy-aware rendering
-    except ImportError:
-        return _clip(repr(value), 2000)
-    return preview(value, max_chars=2000)
+    return preview(value, max_chars=2000)  # pandas/numpy-aware, imports neither
 
 
 def _clip(text: str, max_chars: int) -> str:
@@ -267,12 +264,12 @@ def _invoke(
     try:
         value = item.func(**coerce_arguments(item.func, arguments))
     except Exception as exc:  # the model should see it; KeyboardInterrupt propagates
-        return _failed(call, _describe(exc), time.perf_counter() - start, exc)
+        return _failed(call, describe_exception(exc), time.perf_counter() - start, exc)
     seconds = time.perf_counter() - start
     try:
         output = serialise(value)
     except Exception as exc:
-        message = f"could not serialise the result: {_describe(exc)}"
+        message = f"could not serialise the result: {describe_exception(exc)}"
         return _failed(call, message, seconds, exc)
     return ToolResult(call, output, value, None, seconds)
 
@@ -281,8 +278,3 @@ def _failed(
     call: ToolCall, error: str, seconds: float = 0.0, exc: Exception | None = None
 ) -> ToolResult:
     return ToolResult(call, f"Error: {error}", None, error, seconds, exc)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
