@@ -17,14 +17,14 @@ from collections.abc import Callable
 
 from harness import median, ms
 
-from gmi_magics.budget import (
+from gmi_magics.chat.budget import (
     TokenEstimator,
     trim_history,
     turn_token_count,
 )
-from gmi_magics.client import GMIClient
-from gmi_magics.conversation import Conversation, Turn
+from gmi_magics.chat.conversation import Conversation, Turn
 from gmi_magics.types import Message, Reply
+from gmi_magics.wire.client import GMIClient
 
 TURNS = 10_000
 RUNS = 25

@@ -38,9 +38,9 @@ def _per_chunk(call: Callable[[], None], chunks: int, number: int) -> float:
 def measure(number: int = 100) -> dict[str, float]:
     from httpx._decoders import LineDecoder, TextDecoder
 
-    from gmi_magics.deltas import ReplyBuilder, parse_chunk
-    from gmi_magics.render import TextRenderer
-    from gmi_magics.sse import SSEDecoder
+    from gmi_magics.display.render import TextRenderer
+    from gmi_magics.wire.deltas import ReplyBuilder, parse_chunk
+    from gmi_magics.wire.sse import SSEDecoder
 
     wire = _wire(CHUNKS)
     datas = [e.data for raw in wire for e in SSEDecoder().feed(raw) if e.data != "[DONE]"]

@@ -73,7 +73,7 @@ class Feed:
 
 
 def _one_feed(kind: str, pieces: list[str], reply: Any, rate: float | None) -> Feed:
-    from gmi_magics.render import HtmlRenderer, TextRenderer
+    from gmi_magics.display.render import HtmlRenderer, TextRenderer
 
     publisher = shell().display_pub
     publisher.reset()

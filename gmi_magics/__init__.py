@@ -10,18 +10,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
-    "Conversation": "conversation",
-    "ReplyInterrupted": "conversation",
-    "GMIClient": "client",
+    "Conversation": "chat.conversation",
+    "ReplyInterrupted": "chat.conversation",
+    "GMIClient": "wire.client",
     "GMIError": "errors",
     "Reply": "types",
     "Usage": "types",
     "ToolCall": "types",
-    "tool": "tools",
-    "ToolRegistry": "tools",
+    "tool": "tools.registry",
+    "ToolRegistry": "tools.registry",
 }
 
 __all__ = [
@@ -40,11 +40,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .client import GMIClient
-    from .conversation import Conversation, ReplyInterrupted
+    from .chat.conversation import Conversation, ReplyInterrupted
     from .errors import GMIError
-    from .tools import ToolRegistry, tool
+    from .tools.registry import ToolRegistry, tool
     from .types import Reply, ToolCall, Usage
+    from .wire.client import GMIClient
 
 
 def __getattr__(name: str) -> Any:
@@ -58,9 +58,11 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext gmi_magics``."""
-    from .magics import GMIMagics, keep_question_marks
+    from .magics import GMIMagics, keep_question_marks, reply_bundle
 
     magics = GMIMagics(shell=ipython)
+    formatter = ipython.display_formatter.mimebundle_formatter
+    formatter.for_type_by_name("gmi_magics.types", "Reply", reply_bundle)
     ipython.register_magics(magics)
     ipython.events.register("pre_run_cell", magics.remember_cell_id)
     if keep_question_marks not in ipython.input_transformers_cleanup:

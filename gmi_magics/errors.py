@@ -7,7 +7,7 @@
     ├── BudgetExceededError
     ├── PersistenceError               (persist.py) bad chat files
     ├── ReplyFormatError               (commands.py) -f json reply is not JSON
-    ├── StoppedError                   (session.py) the user interrupted a reply
+    ├── StoppedError                   the user interrupted a reply
     ├── APIConnectionError
     │   └── APITimeoutError
     ├── APIStatusError
@@ -68,6 +68,17 @@ class ConfigurationError(GMIError):
 
 class MissingKeyError(ConfigurationError):
     """No API key in the environment."""
+
+
+class StoppedError(GMIError):
+    """The user interrupted a reply (Ctrl-C / the notebook's stop button)."""
+
+    def __init__(self, kept: bool) -> None:
+        super().__init__(
+            "Interrupted: the partial reply is kept in history (%gmi undo drops it)."
+            if kept
+            else "Interrupted: nothing was added to the conversation."
+        )
 
 
 class BudgetExceededError(GMIError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from functools import cache
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -10,8 +12,18 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 
+from .settings import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_KEY_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_TOOL_ROUNDS,
+    DEFAULT_TIMEOUT,
+    Settings,
+    resolve_settings,
+)
+
 if TYPE_CHECKING:
-    from .session import Session, Settings
+    from .session import Session
 
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
@@ -53,11 +65,26 @@ def frontend_shows_updates(shell: Any) -> bool:
     return not parent or bool(metadata.get("cellId")) or content.get("allow_stdin") is False
 
 
-def _core() -> Any:
-    """The plain-Python core, imported on first use so %load_ext stays instant."""
-    from . import commands
+@cache
+def _core() -> SimpleNamespace:
+    """The heavy core (httpx, markdown, …), imported on first use so %load_ext stays instant."""
+    from .cell import run_cell
+    from .session import Session
+    from .subcommands import is_subcommand, run_subcommand
 
-    return commands
+    return SimpleNamespace(
+        run_cell=run_cell,
+        Session=Session,
+        is_subcommand=is_subcommand,
+        run_subcommand=run_subcommand,
+    )
+
+
+def reply_bundle(reply: Any) -> dict[str, str]:
+    """IPython's display of a ``Reply`` (``-o`` values): sanitized HTML and plain text."""
+    from .display.markup import reply_bundle as bundle
+
+    return bundle(reply)
 
 
 @magics_class
@@ -73,7 +100,7 @@ class GMIMagics(Magics):
         help="API base URL; empty means $GMI_BASE_URL, else https://api.gmi-serving.com/v1.",
     ).tag(config=True)
     api_key_env = Unicode(
-        "GMI_API_KEY",
+        DEFAULT_KEY_ENV,
         help="Name of the environment variable holding the API key (never the key).",
     ).tag(config=True)
     system_prompt = Unicode("", help="System prompt for new conversations.").tag(config=True)
@@ -87,9 +114,11 @@ class GMIMagics(Magics):
         allow_none=True,
         help="Most tokens in one reply; None leaves the server default.",
     ).tag(config=True)
-    timeout = Float(600.0, help="Overall deadline of one request, in seconds.").tag(config=True)
+    timeout = Float(DEFAULT_TIMEOUT, help="Overall deadline of one request, in seconds.").tag(
+        config=True
+    )
     max_retries = Int(
-        2,
+        DEFAULT_MAX_RETRIES,
         help="Retries for 408/409/429/5xx and connection errors before the first byte.",
     ).tag(config=True)
     stream = Bool(
@@ -125,7 +154,8 @@ class GMIMagics(Magics):
         help="Names of user-namespace functions offered to the model as tools in every cell.",
     ).tag(config=True)
     max_tool_rounds = Int(
-        8, help="Most request rounds of tool calls in one cell before stopping."
+        DEFAULT_MAX_TOOL_ROUNDS,
+        help="Most request rounds of tool calls in one cell before stopping.",
     ).tag(config=True)
     cache = CaselessStrEnum(
         ["off", "record", "replay", "auto"],
@@ -133,7 +163,7 @@ class GMIMagics(Magics):
         help="Record API replies to cache_dir, replay them offline, or both (auto).",
     ).tag(config=True)
     cache_dir = Unicode(
-        ".gmi_cache", help="Folder of recorded replies (no keys are ever written there)."
+        DEFAULT_CACHE_DIR, help="Folder of recorded replies (no keys are ever written there)."
     ).tag(config=True)
     confirm_tools = Bool(False, help="Ask before running each tool call the model makes.").tag(
         config=True
@@ -171,8 +201,7 @@ class GMIMagics(Magics):
             for name in self.trait_names(config=True)
             if getattr(self, name) != self.trait_defaults(name)
         }
-        settings: Settings = _core().resolve_settings(configured, os.environ)
-        return settings
+        return resolve_settings(configured, os.environ)
 
     def renderer_kind(self) -> str:
         """``html`` where the frontend repaints display updates, else ``text``."""

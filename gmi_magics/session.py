@@ -1,100 +1,23 @@
 """A kernel's session: resolved settings, the shared client, named threads, ``ask()``.
 
 Sits between the magics and ``Conversation``; imports no IPython, so the renderer
-arrives as a duck-typed object (see ``gmi_magics.render.Renderer``).
+arrives as a duck-typed object (``gmi_magics.types.Renderer``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
-from .budget import trim_note
-from .client import DEFAULT_BASE_URL, DEFAULT_MODEL, GMIClient, find_api_key, mask_key
-from .conversation import (
-    DEFAULT_MAX_TOOL_ROUNDS,
-    ConfirmCallback,
-    Conversation,
-    ReplyInterrupted,
-)
-from .errors import BudgetExceededError, GMIError
-from .tools import ToolRegistry, ToolResult
-from .types import Delta, Reply, ToolBlock
-
-DEFAULT_CHAT = "default"
-ENV_NAMES = {"model": "GMI_MODEL", "base_url": "GMI_BASE_URL"}
-
-FINISH_NOTES = {
-    "content_filter": "The reply was stopped by the provider's content filter.",
-    "insufficient_system_resource": (
-        "The server ran out of resources mid-reply; run the cell again."
-    ),
-}
-
-
-class StoppedError(GMIError):
-    """The user interrupted a reply (Ctrl-C / the notebook's stop button)."""
-
-    def __init__(self, kept: bool) -> None:
-        super().__init__(
-            "Interrupted: the partial reply is kept in history (%gmi undo drops it)."
-            if kept
-            else "Interrupted: nothing was added to the conversation."
-        )
-
-
-class Renderer(Protocol):
-    def start(self) -> None: ...
-    def update(self, text_delta: str, reasoning_delta: str) -> None: ...
-    def tool(self, block: ToolBlock) -> None: ...
-    def finish(self, reply: Reply, *, notes: Sequence[str] = ..., error: str = ...) -> None: ...
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Effective settings for one request, with where each came from."""
-
-    model: str = DEFAULT_MODEL
-    base_url: str = DEFAULT_BASE_URL
-    api_key_env: str = "GMI_API_KEY"
-    system_prompt: str = ""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    timeout: float = 600.0
-    max_retries: int = 2
-    stream: bool = True
-    rerun: str = "replace"
-    max_context_tokens: int | None = None
-    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
-    confirm_tools: bool = False
-    token_budget: int | None = None
-    prices: Mapping[str, Any] = field(default_factory=dict)
-    cache: str = "off"
-    cache_dir: str = ".gmi_cache"
-    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
-
-
-def resolve_settings(configured: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
-    """Apply precedence %config > environment > default (cell options come later).
-
-    ``configured`` holds only the traits the user changed from their defaults.
-    """
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for name in Settings.__dataclass_fields__:
-        if name == "sources":
-            continue
-        env_value = env.get(ENV_NAMES.get(name, ""), "").strip()
-        if name in configured:
-            values[name], sources[name] = configured[name], "config"
-        elif env_value:
-            values[name], sources[name] = env_value, "env"
-        else:
-            sources[name] = "default"
-    return Settings(**values, sources=sources)
+from .chat.conversation import ConfirmCallback, Conversation, ReplyInterrupted
+from .chat.notes import reply_notes
+from .chat.turns import estimate_cost
+from .errors import BudgetExceededError, GMIError, StoppedError
+from .settings import DEFAULT_CHAT, SETTING_NAMES, Settings, find_api_key, key_source, mask_key
+from .tools.registry import ToolRegistry, ToolResult
+from .types import Delta, Renderer, Reply, ToolBlock
+from .wire.client import GMIClient
 
 
 @dataclass
@@ -249,55 +172,11 @@ class Session:
         """Rows of (setting, value, source) for ``%gmi config``; the key is masked."""
         rows = [
             (name, repr(getattr(settings, name)), settings.sources.get(name, ""))
-            for name in Settings.__dataclass_fields__
-            if name != "sources"
+            for name in SETTING_NAMES
         ]
         key = find_api_key(settings.api_key_env)
-        rows.append(("api key", mask_key(key), f"env ${_key_source(settings.api_key_env)}"))
+        rows.append(("api key", mask_key(key), f"env ${key_source(settings.api_key_env)}"))
         return rows
-
-
-def estimate_cost(
-    prices: Mapping[str, Any], model: str, tokens_in: int, tokens_out: int
-) -> float | None:
-    """Cost from per-million-token prices ``{model: (in, out)}``; None when unpriced."""
-    price = prices.get(model)
-    if not isinstance(price, (list, tuple)) or len(price) != 2:
-        return None
-    return (tokens_in * float(price[0]) + tokens_out * float(price[1])) / 1_000_000
-
-
-def reply_notes(reply: Reply, max_tokens: int | None, max_tool_rounds: int = 0) -> list[str]:
-    """One-line notes a user should see under a reply (cut-offs, filters, trimming)."""
-    notes = []
-    dropped = reply.metadata.get("dropped_turns", 0)
-    if dropped:
-        notes.append(trim_note(dropped))
-    if reply.metadata.get("tool_rounds_exhausted"):
-        notes.append(
-            f"Stopped after {max_tool_rounds} tool rounds (GMIMagics.max_tool_rounds); "
-            "the model still wanted to call tools."
-        )
-    return notes + _finish_notes(reply, max_tokens)
-
-
-def _finish_notes(reply: Reply, max_tokens: int | None) -> list[str]:
-    reason = reply.finish_reason
-    if reason == "length":
-        limit = f"max_tokens={max_tokens}" if max_tokens else "the server's max_tokens"
-        return [f"The reply was cut at {limit}; raise --max-tokens to get the rest."]
-    if reason in FINISH_NOTES:
-        return [FINISH_NOTES[reason]]
-    if reason not in (None, "stop", "tool_calls", "function_call"):
-        return [f"The reply ended with finish_reason={reason!r}."]
-    return []
-
-
-def _key_source(env_var: str) -> str:
-    for name in (env_var, "GMI_API_KEY", "GMI_CLOUD_APIKEY"):
-        if os.environ.get(name, "").strip():
-            return name
-    return env_var
 
 
 def _first(*values: Any) -> Any:

@@ -11,11 +11,11 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from .client import find_api_key
-from .markup import reply_html
-from .persist import export_path, load_threads, save_threads
-from .session import DEFAULT_CHAT, AskOptions
-from .transcript import transcript_markdown
+from .chat.persist import export_path, load_threads, save_threads
+from .chat.transcript import transcript_markdown
+from .display.markup import reply_html
+from .session import AskOptions
+from .settings import DEFAULT_CHAT, find_api_key
 
 REPLAYED_PARAMS = ("response_format", "top_p", "stop", "presence_penalty", "frequency_penalty")
 
@@ -119,7 +119,7 @@ def _retry(magics: Any, args: argparse.Namespace) -> None:
         raise UsageError("Nothing to retry: the conversation is empty.")
     last = thread.turns.pop()
     kept = len(thread.turns)
-    from .commands import ask, ask_before_tool_call, tool_registry
+    from .cell import ask, ask_before_tool_call, tool_registry
 
     meta = last.reply.metadata
     params = dict(meta.get("params", {}))  # the original cell's options, replayed
@@ -231,14 +231,14 @@ def _usage(magics: Any, _: argparse.Namespace) -> None:
 
 
 def _explain(magics: Any, args: argparse.Namespace) -> None:
-    from .commands import ask, last_error_report
+    from .cell import ask, last_error_report
 
     ask(magics, last_error_report(magics.shell), AskOptions(chat=_chat(args)))
 
 
 def _tools(magics: Any, args: argparse.Namespace) -> None:
     """List the tools a cell of this thread offers; with names, set the thread's defaults."""
-    from .commands import tool_registry
+    from .cell import tool_registry
 
     chat = _chat(args)
     if args.words:
@@ -256,7 +256,7 @@ def _tools(magics: Any, args: argparse.Namespace) -> None:
 
 def _panel(magics: Any, args: argparse.Namespace) -> None:
     """Show a chat panel (ipywidgets) over the thread; replies stream off the main thread."""
-    from .widgets import show_panel  # ipywidgets loads only when a panel is shown
+    from .display.widgets import show_panel  # ipywidgets loads only when a panel is shown
 
     chat = _chat(args)
 

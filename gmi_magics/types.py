@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, Protocol, TypedDict
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -150,15 +151,6 @@ class Reply:
         python = [b for b in blocks if b.language in PYTHON_LANGUAGES]
         return "\n\n".join(b.code for b in (python or blocks))
 
-    def _repr_mimebundle_(
-        self,
-        include: Any = None,  # noqa: ARG002 (IPython's signature)
-        exclude: Any = None,  # noqa: ARG002
-    ) -> dict[str, str]:
-        from .markup import reply_bundle  # lazy: markdown and nh3 only when shown
-
-        return reply_bundle(self)
-
 
 @dataclass(frozen=True)
 class ToolBlock:
@@ -169,3 +161,12 @@ class ToolBlock:
     output: str
     seconds: float = 0.0
     error: str | None = None
+
+
+class Renderer(Protocol):
+    """What shows one reply as it streams: cells and the chat panel alike."""
+
+    def start(self) -> None: ...
+    def update(self, text_delta: str, reasoning_delta: str) -> None: ...
+    def tool(self, block: ToolBlock) -> None: ...
+    def finish(self, reply: Reply, *, notes: Sequence[str] = ..., error: str = ...) -> None: ...

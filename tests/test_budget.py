@@ -1,4 +1,4 @@
-"""Token estimation and history trimming (``gmi_magics.budget``)."""
+"""Token estimation and history trimming (``gmi_magics.chat.budget``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gmi_magics.budget import (
+from gmi_magics.chat.budget import (
     DEFAULT_CONTEXT_TOKENS,
     MessagesView,
     TokenEstimator,

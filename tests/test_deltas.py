@@ -1,4 +1,4 @@
-"""Wire chunks → Delta → Reply (gmi_magics.deltas): pure, no I/O."""
+"""Wire chunks → Delta → Reply (gmi_magics.wire.deltas): pure, no I/O."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from gmi_magics.deltas import ReplyBuilder, ThinkSplitter, parse_chunk
 from gmi_magics.errors import StreamError
 from gmi_magics.testing import chunk
 from gmi_magics.types import Delta, ToolCall, ToolCallDelta, Usage
+from gmi_magics.wire.deltas import ReplyBuilder, ThinkSplitter, parse_chunk
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from gmi_magics.interpolate import (
+from gmi_magics.context.interpolate import (
     InterpolationError,
     evaluate,
     find_references,
@@ -221,7 +221,7 @@ def test_find_references(text: str, expected: list[str]) -> None:
 
 def test_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys, gmi_magics.interpolate as i; i.interpolate('{a}', {'a': [1]}); "
+        "import sys, gmi_magics.context.interpolate as i; i.interpolate('{a}', {'a': [1]}); "
         "print(sorted({'pandas', 'numpy', 'IPython'} & set(sys.modules)))"
     )
     result = subprocess.run(

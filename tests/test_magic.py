@@ -196,7 +196,7 @@ def test_out_option_stores_the_reply(shell, server, flag):
     assert (stored.usage.prompt_tokens, stored.usage.completion_tokens) == (12, 7)
     assert stored.model == "m/x"
     assert stored.finish_reason == "stop"
-    bundle = stored._repr_mimebundle_()
+    bundle, _ = shell.ip.display_formatter.format(stored)  # how the notebook shows it
     assert set(bundle) >= {"text/html", "text/plain"}
     assert "<em>answer</em>" in bundle["text/html"]
     assert "The *answer*" in bundle["text/plain"]

@@ -1,4 +1,4 @@
-"""Saving, loading and exporting conversations (``gmi_magics.persist``)."""
+"""Saving, loading and exporting conversations (``gmi_magics.chat.persist``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from gmi_magics.client import GMIClient
-from gmi_magics.conversation import Conversation, Turn
-from gmi_magics.persist import (
+from gmi_magics.chat.conversation import Conversation, Turn
+from gmi_magics.chat.persist import (
     FORMAT,
     LoadedThread,
     PersistenceError,
@@ -21,6 +20,7 @@ from gmi_magics.persist import (
     save_threads,
 )
 from gmi_magics.types import Message, Reply, ToolCall, Usage
+from gmi_magics.wire.client import GMIClient
 
 SECRET = "gmi-SECRET-0123456789abcdef"
 
@@ -242,7 +242,7 @@ def test_failed_replace_removes_the_temp_file(
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("gmi_magics.persist.os.replace", refuse)
+    monkeypatch.setattr("gmi_magics.chat.persist.os.replace", refuse)
     path = tmp_path / "chat.json"
     with pytest.raises(PersistenceError, match="No space left"):
         save_threads(path, _threads())

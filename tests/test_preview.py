@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmi_magics.preview import MIN_CHARS, clip, preview
+from gmi_magics.context.preview import MIN_CHARS, clip, preview
 
 
 class BadRepr:
@@ -253,7 +253,7 @@ def test_clip(text: str, max_chars: int, expected: str) -> None:
 
 def test_does_not_import_pandas_or_numpy() -> None:
     code = (
-        "import sys, gmi_magics.preview as p; p.preview([1, {'a': 2}]); "
+        "import sys, gmi_magics.context.preview as p; p.preview([1, {'a': 2}]); "
         "print(sorted({'pandas', 'numpy', 'IPython'} & set(sys.modules)))"
     )
     result = subprocess.run(

@@ -1,4 +1,4 @@
-"""Table tests of the retry policy in ``gmi_magics.retries`` (pure functions, no I/O).
+"""Table tests of the retry policy in ``gmi_magics.wire.retries`` (pure functions, no I/O).
 
 The expected values follow openai-python's ``_base_client`` conventions as recorded in
 the design notes: retry 408/409/429/5xx, ``x-should-retry`` overrides, ``retry-after-ms``
@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from gmi_magics.retries import (
+from gmi_magics.wire.retries import (
     parse_retry_after,
     retry_after_too_long,
     retry_delay,

@@ -1,4 +1,4 @@
-"""function_schema, validate_arguments and coerce_arguments (gmi_magics.schema)."""
+"""function_schema, validate_arguments and coerce_arguments (gmi_magics.tools.schema)."""
 
 # The legacy spellings (Optional, Union, List) are part of what is being tested.
 # ruff: noqa: UP006, UP007, UP035, UP045
@@ -23,7 +23,7 @@ from typing import (
 
 import pytest
 
-from gmi_magics.schema import (
+from gmi_magics.tools.schema import (
     ToolSchemaError,
     coerce_arguments,
     function_schema,

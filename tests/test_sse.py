@@ -1,4 +1,4 @@
-"""Tests for gmi_magics.sse: WHATWG event-stream interpretation edge cases."""
+"""Tests for gmi_magics.wire.sse: WHATWG event-stream interpretation edge cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from gmi_magics.sse import ServerSentEvent, SSEDecoder, iter_sse
+from gmi_magics.wire.sse import ServerSentEvent, SSEDecoder, iter_sse
 
 E = ServerSentEvent
 

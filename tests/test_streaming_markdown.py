@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from gmi_magics.markup import markdown_to_html
-from gmi_magics.streaming_markdown import StreamingMarkdown
+from gmi_magics.display.markup import markdown_to_html
+from gmi_magics.display.streaming_markdown import StreamingMarkdown
 
 DOCUMENTS = {
     "prose": "# Title\n\nFirst paragraph with *emphasis*.\n\nSecond one.\n\n## Next\n\nEnd.",
@@ -46,7 +46,7 @@ def test_finished_blocks_are_rendered_once() -> None:
 
 def test_plain_prose_fast_path_matches_python_markdown() -> None:
     """The shortcut for syntax-free prose gives exactly what Python-Markdown gives."""
-    from gmi_magics.markup import _converter, plain_paragraphs
+    from gmi_magics.display.markup import _converter, plain_paragraphs
 
     pieces = [*"abc XYZ 12,;:?!'\"%().", "\n", "\n\n", "  ", "tok ", " \n", "1. ", "\t", "*"]
     rng = random.Random(5)
@@ -67,8 +67,8 @@ def test_the_final_display_of_a_streamed_reply_matches_a_full_render(name: str) 
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
-    from gmi_magics.markup import reply_bundle
-    from gmi_magics.render import HtmlRenderer
+    from gmi_magics.display.markup import reply_bundle
+    from gmi_magics.display.render import HtmlRenderer
     from gmi_magics.types import Reply
 
     InteractiveShell.instance()

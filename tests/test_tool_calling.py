@@ -19,7 +19,7 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 import gmi_magics
 from gmi_magics import Conversation, GMIClient
 from gmi_magics.testing import chunk, reply, sse, status
-from gmi_magics.tools import Tool
+from gmi_magics.tools.registry import Tool
 
 QUESTION = "How's the weather in Qingdao today?"
 CALL_ID = "call_4Xzl9Qc2"
@@ -775,7 +775,7 @@ def test_invalid_calls_are_not_confirmed(shell, server, weather, answers):
 
 DECORATED_SOURCE = '''
 from typing import Literal
-from gmi_magics.tools import tool
+from gmi_magics.tools.registry import tool
 
 @tool{args}
 def query_weather(city: str, unit: Literal["C", "F"] = "C") -> dict:
@@ -936,7 +936,9 @@ def test_unexpressible_signature_is_a_usage_error_at_registration(shell, server,
 
 
 def test_unexpressible_signature_fails_at_decoration(shell, server):
-    result = shell.run("from gmi_magics.tools import tool\n@tool\ndef odd(*args):\n    return 1\n")
+    result = shell.run(
+        "from gmi_magics.tools.registry import tool\n@tool\ndef odd(*args):\n    return 1\n"
+    )
     assert not result.success
     assert "*args" in str(result.error)
     assert "odd" not in shell.ns

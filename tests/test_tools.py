@@ -1,4 +1,4 @@
-"""The tool registry and running tool calls (gmi_magics.tools)."""
+"""The tool registry and running tool calls (gmi_magics.tools.registry)."""
 
 import doctest
 import enum
@@ -8,9 +8,8 @@ from typing import Any, Literal
 
 import pytest
 
-import gmi_magics.tools
-from gmi_magics.schema import ToolSchemaError, function_schema
-from gmi_magics.tools import (
+import gmi_magics.tools.registry
+from gmi_magics.tools.registry import (
     MAX_OUTPUT_CHARS,
     Tool,
     ToolRegistry,
@@ -20,6 +19,7 @@ from gmi_magics.tools import (
     run_tool_calls,
     tool,
 )
+from gmi_magics.tools.schema import ToolSchemaError, function_schema
 from gmi_magics.types import ToolCall
 
 
@@ -75,7 +75,7 @@ def registry() -> ToolRegistry:
 
 
 def test_module_docstring_example() -> None:
-    assert doctest.testmod(gmi_magics.tools).failed == 0
+    assert doctest.testmod(gmi_magics.tools.registry).failed == 0
 
 
 def test_bare_decorator_keeps_function_and_attaches_tool() -> None:

@@ -14,11 +14,11 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from gmi_magics import subcommands
-from gmi_magics import widgets as widgets_module
+from gmi_magics.display import widgets as widgets_module
+from gmi_magics.display.widgets import ChatPanel, StopRequested, error_line, show_panel
 from gmi_magics.errors import BudgetExceededError
 from gmi_magics.testing import DONE, KEEPALIVE, chunk, delay, reply, sse, status
-from gmi_magics.tools import ToolRegistry
-from gmi_magics.widgets import ChatPanel, StopRequested, error_line, show_panel
+from gmi_magics.tools.registry import ToolRegistry
 
 XSS_TEXT = (
     "Hello <img src=x onerror=alert(1)> there [x](javascript:alert(1)) "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..types import Message, Reply
 from .budget import TokenEstimator, turn_token_count
-from .types import Message, Reply
 
 
 @dataclass
@@ -69,3 +69,13 @@ class TurnTokens(Sequence[int]):
         if turn.tokens is None or turn.tokens[0] != ratio:
             turn.tokens = (ratio, turn_token_count(turn.messages(), self.estimator))
         return turn.tokens[1]
+
+
+def estimate_cost(
+    prices: Mapping[str, Any], model: str, tokens_in: int, tokens_out: int
+) -> float | None:
+    """Cost from per-million-token prices ``{model: (in, out)}``; None when unpriced."""
+    price = prices.get(model)
+    if not isinstance(price, (list, tuple)) or len(price) != 2:
+        return None
+    return (tokens_in * float(price[0]) + tokens_out * float(price[1])) / 1_000_000

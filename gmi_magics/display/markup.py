@@ -23,8 +23,8 @@ import nh3
 from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
 
+from ..types import Reply, ToolBlock
 from .mdprep import close_open_fence, normalize_list_indent
-from .types import Reply, ToolBlock
 
 _EXTENSIONS = ["fenced_code", "tables", "codehilite", "sane_lists"]
 _EXTENSION_CONFIGS = {

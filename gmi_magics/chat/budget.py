@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, overload
 
-from .types import Message
+from ..types import Message
 
 DEFAULT_CONTEXT_TOKENS = 120_000
 """Budget for a model not in the table below."""

@@ -1,7 +1,4 @@
-"""What a ``%%gmi`` cell does, behind the thin magic: context, tools, formats, output.
-
-Imported on first use by ``magics._core()``: this is where the heavy core is loaded.
-"""
+"""One ``%%gmi`` cell, behind the thin magic: context, tools, formats, output."""
 
 from __future__ import annotations
 
@@ -14,25 +11,14 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .context.explain import exception_report
+from .context.interpolate import InterpolationError, interpolate
+from .display.render import RendererKind, make_renderer
 from .errors import GMIError
-from .explain import exception_report
-from .interpolate import InterpolationError, interpolate
-from .render import RendererKind, make_renderer
-from .schema import ToolSchemaError
-from .session import AskOptions, Session, resolve_settings
-from .subcommands import is_subcommand, run_subcommand
-from .tools import Tool, ToolRegistry
+from .session import AskOptions
+from .tools.registry import Tool, ToolRegistry
+from .tools.schema import ToolSchemaError
 from .types import Reply, ToolCall
-
-__all__ = [
-    "AskOptions",
-    "Session",
-    "ask",
-    "is_subcommand",
-    "resolve_settings",
-    "run_cell",
-    "run_subcommand",
-]
 
 MAX_CELL_CHARS = 1_000_000
 JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."

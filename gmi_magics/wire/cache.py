@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 import httpx
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 CacheMode = Literal["off", "record", "replay", "auto"]
-FORMAT = "gmi_magics.cache"
+FORMAT = "gmi_magics.wire.cache"
 
 
 class ReplayMissError(ConfigurationError):

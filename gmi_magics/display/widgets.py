@@ -24,13 +24,13 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from .conversation import Conversation, ReplyInterrupted, Turn
-from .errors import GMIError
+from ..chat.conversation import Conversation, ReplyInterrupted, Turn
+from ..chat.notes import reply_notes
+from ..errors import GMIError, StoppedError
+from ..tools.registry import ToolResult
+from ..types import Delta, Reply, ToolBlock
 from .markup import footer_text, reply_html, stylesheet
-from .session import StoppedError, reply_notes
 from .streaming_markdown import StreamingMarkdown
-from .tools import ToolResult
-from .types import Delta, Reply, ToolBlock
 
 _USER_BUBBLE = (
     '<div class="gmi-user" style="margin:0.6em 0 0.3em auto;max-width:85%;width:fit-content;'

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-from .preview import describe_exception, preview
+from ..context.preview import describe_exception, preview
+from ..types import Message, ToolCall
 from .schema import coerce_arguments, function_schema, validate_arguments
-from .types import Message, ToolCall
 
 __all__ = [
     "MAX_OUTPUT_CHARS",

@@ -30,7 +30,7 @@ import keyword
 import re
 from collections.abc import Mapping
 
-from gmi_magics.preview import preview
+from gmi_magics.context.preview import preview
 
 __all__ = ["InterpolationError", "evaluate", "find_references", "interpolate"]
 

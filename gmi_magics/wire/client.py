@@ -10,10 +10,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import __version__
-from .cache import CacheMode, ReplayTransport
-from .deltas import parse_chunk
-from .errors import (
+from .._version import __version__
+from ..errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -23,33 +21,23 @@ from .errors import (
     StreamError,
     status_error,
 )
+from ..settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CACHE_DIR,
+    DEFAULT_KEY_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    find_api_key,
+    mask_key,
+)
+from ..types import Delta, Message
+from .cache import CacheMode, ReplayTransport
+from .deltas import parse_chunk
 from .retries import parse_retry_after, retry_after_too_long, retry_delay, should_retry
 from .sse import SSEDecoder
-from .types import Delta, Message
 
 T = TypeVar("T")
-DEFAULT_BASE_URL = "https://api.gmi-serving.com/v1"
-DEFAULT_MODEL = "deepseek-ai/DeepSeek-V3.2-Exp"
-KEY_ENV_VARS = ("GMI_API_KEY", "GMI_CLOUD_APIKEY")
 MAX_ERROR_BODY = 64 * 1024
-
-
-def find_api_key(env_var: str = "GMI_API_KEY") -> str | None:
-    """The key from ``env_var``, falling back to the other accepted names."""
-    for name in (env_var, *KEY_ENV_VARS):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
-def mask_key(key: str | None) -> str:
-    """A key shown safely: ``sk-…a1b2`` (never more than 4 trailing characters)."""
-    if not key:
-        return "not set"
-    if len(key) < 20:  # too short to show any of it safely
-        return "…" + key[-2:] if len(key) >= 12 else "****"
-    return f"{key[:3]}…{key[-4:]}"
 
 
 class GMIClient:
@@ -60,14 +48,14 @@ class GMIClient:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
-        max_retries: int = 2,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         transport: httpx.BaseTransport | None = None,
-        key_env: str = "GMI_API_KEY",
+        key_env: str = DEFAULT_KEY_ENV,
         cache: CacheMode = "off",
-        cache_dir: str | os.PathLike[str] = ".gmi_cache",
+        cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR,
     ) -> None:
         self._api_key = api_key if api_key is not None else find_api_key(key_env)
         self.key_env = key_env

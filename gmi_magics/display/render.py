@@ -1,6 +1,6 @@
 """Showing replies: MIME bundles, a throttled live HTML display, a terminal renderer.
 
-The markdown → sanitized HTML work lives in :mod:`gmi_magics.markup`.
+The markdown → sanitized HTML work lives in :mod:`gmi_magics.display.markup`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, TextIO
 
 from IPython.display import DisplayHandle, display
 
+from ..types import Reply, ToolBlock
 from .markup import (
     footer_text,
     markdown_to_html,
@@ -23,7 +24,6 @@ from .markup import (
     tool_text,
 )
 from .streaming_markdown import StreamingMarkdown
-from .types import Reply, ToolBlock
 
 __all__ = [
     "HtmlRenderer",

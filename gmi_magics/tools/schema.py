@@ -3,8 +3,8 @@
 ``function_schema`` turns a type-hinted, documented function into an OpenAI ``tools``
 entry; ``validate_arguments`` checks decoded arguments against that (small) subset of
 JSON Schema; ``coerce_arguments`` turns JSON values back into Enums, dataclasses and
-tuples. The last two live in :mod:`gmi_magics.arguments` and docstring parsing in
-:mod:`gmi_magics.docstrings`; all are importable from here. Only the standard library
+tuples. The last two live in :mod:`gmi_magics.tools.arguments` and docstring parsing in
+:mod:`gmi_magics.tools.docstrings`; all are importable from here. Only the standard library
 is used.
 """
 

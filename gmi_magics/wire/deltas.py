@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import StreamError
-from .types import Delta, Reply, ToolCall, ToolCallDelta, Usage
+from ..errors import StreamError
+from ..types import Delta, Reply, ToolCall, ToolCallDelta, Usage
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 

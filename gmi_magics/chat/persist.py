@@ -35,10 +35,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
-from .errors import GMIError
+from ..errors import GMIError
+from ..types import Message, Reply, ToolCall, Usage
 from .transcript import transcript_markdown
 from .turns import Turn
-from .types import Message, Reply, ToolCall, Usage
 
 FORMAT = "gmi_magics.chat"
 VERSION = 1

@@ -13,6 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from ..errors import GMIError
+from ..settings import DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_MODEL
+from ..tools.registry import Tool, ToolRegistry, ToolResult, run_tool_calls
+from ..wire.client import GMIClient
+from ..wire.deltas import ReplyBuilder
 from .budget import (
     MessagesView,
     TokenEstimator,
@@ -20,19 +25,14 @@ from .budget import (
     trim_history,
     turn_token_count,
 )
-from .client import DEFAULT_MODEL, GMIClient
-from .deltas import ReplyBuilder
-from .errors import GMIError
-from .tools import Tool, ToolRegistry, ToolResult, run_tool_calls
 from .turns import Spend, Turn, TurnTokens
 
 __all__ = ["Conversation", "ReplyInterrupted", "Spend", "Turn", "as_registry"]
-from .types import Delta, Message, Reply, ToolCall, Usage
+from ..types import Delta, Message, Reply, ToolCall, Usage
 
 DeltaCallback = Callable[[Delta], None]
 ToolCallback = Callable[[ToolResult], None]
 ConfirmCallback = Callable[[ToolCall], bool]
-DEFAULT_MAX_TOOL_ROUNDS = 8
 
 
 class ReplyInterrupted(KeyboardInterrupt):

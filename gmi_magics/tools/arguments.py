@@ -38,8 +38,8 @@ class ToolSchemaError(ValueError):
     """A callable cannot be described as a tool (bad name, parameter kind or type)."""
 
 
-# Public home stays gmi_magics.schema (tracebacks, pickling, docs), as before the split.
-ToolSchemaError.__module__ = "gmi_magics.schema"
+# Public home stays gmi_magics.tools.schema (tracebacks, pickling, docs), as before the split.
+ToolSchemaError.__module__ = "gmi_magics.tools.schema"
 
 
 def _hints(func: Callable[..., Any], tool_name: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Conversations: turns, the tool loop, history rules, the context budget, saving."""

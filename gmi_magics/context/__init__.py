@@ -1,0 +1,1 @@
+"""What the notebook contributes to a message: interpolation, previews, exceptions."""

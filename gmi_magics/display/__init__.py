@@ -1,0 +1,1 @@
+"""Showing replies: markdown to sanitized HTML, live streaming renderers, the panel."""

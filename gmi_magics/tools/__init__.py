@@ -1,0 +1,1 @@
+"""Tool calling: the registry, JSON schemas from signatures, argument checks."""
