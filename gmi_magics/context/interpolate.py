@@ -15,8 +15,12 @@ Rules:
   nested JSON and dict literals survive.
 - LaTeX groups are skipped: a ``{`` directly after ``\\``, ``\\command``, ``^``
   or ``_``, or after the ``}`` closing such a group (``\\frac{a}{b}``).
-- Python code in a cell is text like any other: ``f"{x}"`` or a set literal
-  ``{x}`` is filled in when ``x`` is defined. ``--no-interpolate`` turns it off.
+- Markdown code is sent verbatim: fenced blocks (three or more backticks or
+  tildes, indented up to three spaces, with any info string; an unclosed fence
+  runs to the end) and inline code spans of any number of backticks.
+- Python code outside markdown code is text like any other: ``f"{x}"`` or a set
+  literal ``{x}`` is filled in when ``x`` is defined. ``--no-interpolate`` turns
+  it off.
 
 Evaluation never calls ``eval``: the reference is parsed with ``ast``, checked,
 and walked with ``getattr`` and ``[]``. Attributes starting with ``_`` are
@@ -26,13 +30,14 @@ refused. Properties and ``__getitem__`` of the user's own objects still run.
 from __future__ import annotations
 
 import ast
+import bisect
 import keyword
 import re
 from collections.abc import Mapping
 
 from gmi_magics.context.preview import preview
 
-__all__ = ["InterpolationError", "evaluate", "find_references", "interpolate"]
+__all__ = ["InterpolationError", "code_spans", "evaluate", "find_references", "interpolate"]
 
 _IDENT = r"[^\W\d]\w*"
 _NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
@@ -48,6 +53,9 @@ _ROOT = re.compile(_IDENT)
 _MAX_REASON = 200
 _MAX_GROUPS = 9  # LaTeX macros take at most nine arguments
 _MAX_GROUP_CHARS = 2000  # a LaTeX argument longer than this is not looked through
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_BACKTICKS = re.compile(r"`+")
+_BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
 
 
 class InterpolationError(ValueError):
@@ -68,9 +76,13 @@ class InterpolationError(ValueError):
 def interpolate(text: str, namespace: Mapping[str, object], *, max_chars: int = 2000) -> str:
     """Replace each reference whose root is in ``namespace`` by a preview of it."""
 
+    code = _CodeMap(text)
+
     def replace(match: re.Match[str]) -> str:
         expression = _candidate(match)
         if expression is None or _root(expression) not in namespace:
+            return match.group()
+        if code.covers(match.start()):
             return match.group()
         if match["escaped"] is not None:
             return f"{{{expression}}}"
@@ -82,9 +94,10 @@ def interpolate(text: str, namespace: Mapping[str, object], *, max_chars: int = 
 def find_references(text: str) -> list[str]:
     """The expressions ``interpolate`` would try to fill in, first occurrence each."""
     found: dict[str, None] = {}
+    code = _CodeMap(text)
     for match in _PATTERN.finditer(text):
         expression = _candidate(match)
-        if expression is not None and match["escaped"] is None:
+        if expression is not None and match["escaped"] is None and not code.covers(match.start()):
             found.setdefault(expression)
     return list(found)
 
@@ -100,6 +113,80 @@ def evaluate(expression: str, namespace: Mapping[str, object]) -> object:
         return _walk(tree, namespace)
     except Exception as exc:
         raise InterpolationError(expression, _reason(exc)) from exc
+
+
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each markdown code block and inline code span, in order."""
+    spans: list[tuple[int, int]] = []
+    gap = 0
+    for start, end in _fenced_blocks(text):
+        spans.extend(_inline_spans(text, gap, start))
+        spans.append((start, end))
+        gap = end
+    spans.extend(_inline_spans(text, gap, len(text)))
+    return spans
+
+
+class _CodeMap:
+    """Answers "is this position inside markdown code?" for one text."""
+
+    def __init__(self, text: str) -> None:
+        spans = code_spans(text) if "`" in text or "~~~" in text else []
+        self._starts = [start for start, _ in spans]
+        self._ends = [end for _, end in spans]
+
+    def covers(self, position: int) -> bool:
+        """True when ``position`` lies inside a code block or span."""
+        index = bisect.bisect_right(self._starts, position) - 1
+        return index >= 0 and position < self._ends[index]
+
+
+def _fenced_blocks(text: str) -> list[tuple[int, int]]:
+    """Fenced code blocks per CommonMark: the closing fence is the same character,
+    at least as long, with nothing after it; an unclosed fence runs to the end."""
+    blocks: list[tuple[int, int]] = []
+    opening: tuple[str, int, int] | None = None  # fence character, length, start
+    position = 0
+    for line in text.split("\n"):
+        fence = _FENCE_LINE.fullmatch(line)
+        if fence is None:
+            pass
+        elif opening is None:
+            if not (fence[1][0] == "`" and "`" in fence[2]):  # `-fence info has no `
+                opening = (fence[1][0], len(fence[1]), position)
+        elif fence[1][0] == opening[0] and len(fence[1]) >= opening[1] and not fence[2].strip():
+            blocks.append((opening[2], position + len(line)))
+            opening = None
+        position += len(line) + 1
+    if opening is not None:
+        blocks.append((opening[2], len(text)))
+    return blocks
+
+
+def _inline_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Inline code spans in ``text[start:end]``: a run of N backticks up to the next
+    run of exactly N, within one paragraph (no blank line between)."""
+    runs = [(run.start(), run.end()) for run in _BACKTICKS.finditer(text, start, end)]
+    if len(runs) < 2:
+        return []
+    blanks = [blank.start() for blank in _BLANK_LINE.finditer(text, start, end)]
+    by_length: dict[int, list[int]] = {}
+    for index, (run_start, run_end) in enumerate(runs):
+        by_length.setdefault(run_end - run_start, []).append(index)
+    spans: list[tuple[int, int]] = []
+    index = 0
+    while index < len(runs):
+        run_start, run_end = runs[index]
+        same = by_length[run_end - run_start]
+        later = bisect.bisect_right(same, index)
+        if later < len(same):
+            close_start, close_end = runs[same[later]]
+            blank = bisect.bisect_left(blanks, run_end)
+            if blank == len(blanks) or blanks[blank] >= close_start:
+                spans.append((run_start, close_end))
+                index = same[later]
+        index += 1
+    return spans
 
 
 def _candidate(match: re.Match[str]) -> str | None:
