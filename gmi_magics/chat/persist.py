@@ -6,6 +6,8 @@ The file is UTF-8 JSON, one object::
      "threads": {"<name>": {
         "system": str | null, "model": str,
         "turns": [{"user": str,
+                   "content": [{"type": "text", "text": str} | {"type": "image_url",
+                                "image_url": {"url": "data:image/png;base64,..."}}] | null,
                    "reply": {"text": str, "reasoning": str, "model": str,
                              "finish_reason": str | null,
                              "usage": {"prompt_tokens": int, "completion_tokens": int,
@@ -13,15 +15,18 @@ The file is UTF-8 JSON, one object::
                                        "cached_tokens": int} | null,
                              "latency": number, "interrupted": bool,
                              "tool_calls": [{"id": str, "name": str, "arguments": str}],
-                             "metadata": {"params"?, "thread"?, "turn"?, "requested_model"?, ...}},
-                   "extra": [chat-completions messages of the tool loop],
-                   "cell_id": str | null}]}}}
+                             "metadata": {"params"?, "thread"?, "turn"?, "host"?,
+                                          "requested_model"?, "stream"?}},
+                   "extra": [assistant tool-call messages, each followed by its tool results],
+                   "cell_id": str | null, "tools": [str]}]}}}
 
 ``user``, ``reply``, ``reply.text`` and each thread's ``model`` and ``turns`` are
 required; other fields default when absent, but must have the stated type when
-present.  Unknown keys are ignored.  There is no place for an API key: only the
-whitelisted ``Reply.metadata`` keys above are written, and ``save_threads`` refuses
-to write text containing any of the ``secrets`` it is given.
+present (``chat.validate`` checks every field later code reads, and refuses files
+over ``MAX_FILE_BYTES`` or nested deeper than ``validate.MAX_DEPTH``).  Unknown keys
+are ignored.  There is no place for an API key: only the whitelisted
+``Reply.metadata`` keys above are written, and ``save_threads`` refuses to write text
+containing any of the ``secrets`` it is given.
 """
 
 from __future__ import annotations
@@ -30,23 +35,25 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
 from ..errors import GMIError
-from ..types import Message, Reply, ToolCall, Usage
+from ..types import Reply
 from .transcript import transcript_markdown
 from .turns import Turn
+from .validate import METADATA_CHECKS, Invalid, LoadedThread, load_threads_document
+
+__all__ = ["LoadedThread", "PersistenceError", "export_path", "load_threads", "save_threads"]
 
 FORMAT = "gmi_magics.chat"
 VERSION = 1
-METADATA_KEYS = ("params", "thread", "turn", "host", "requested_model", "stream")
-ROLES = ("system", "user", "assistant", "tool")
+METADATA_KEYS = tuple(METADATA_CHECKS)
+MAX_FILE_BYTES = 64 * 2**20
 
 PathLike = str | os.PathLike[str]
-T = TypeVar("T")
 
 
 class PersistenceError(GMIError):
@@ -61,15 +68,6 @@ class Thread(Protocol):
     system: str | None
     model: str
     turns: list[Turn]
-
-
-@dataclass
-class LoadedThread:
-    """One thread read from a chat file, ready to be applied to a ``Conversation``."""
-
-    system: str | None
-    model: str
-    turns: list[Turn] = field(default_factory=list)
 
 
 # -- saving -------------------------------------------------------------------
@@ -123,8 +121,11 @@ def _dump_thread(thread: Thread) -> dict[str, Any]:
 
 def _dump_turn(turn: Turn) -> dict[str, Any]:
     extra = [dict(message) for message in turn.extra]
-    reply = _dump_reply(turn.reply)
-    return {"user": turn.user, "reply": reply, "extra": extra, "cell_id": turn.cell_id}
+    data: dict[str, Any] = {"user": turn.user, "reply": _dump_reply(turn.reply), "extra": extra}
+    data.update(cell_id=turn.cell_id, tools=list(turn.tools))
+    if turn.content is not None:
+        data["content"] = [dict(part) for part in turn.content]
+    return data
 
 
 def _dump_reply(reply: Reply) -> dict[str, Any]:
@@ -172,10 +173,6 @@ def _write_atomic(path: PathLike, text: str) -> None:
 # -- loading ------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    """A problem at one place in the document (turned into ``PersistenceError``)."""
-
-
 def load_threads(path: PathLike) -> dict[str, LoadedThread]:
     """Read and validate a chat file; all or nothing, ``PersistenceError`` on any problem."""
     name = os.fspath(path)
@@ -185,28 +182,45 @@ def load_threads(path: PathLike) -> dict[str, LoadedThread]:
         raise PersistenceError(f"{name} is not a gmi_magics chat file (it holds {found})")
     _check_header(document, name)
     try:
-        threads = _req(document, "threads", "", dict)
-        return {key: _load_thread(value, _thread_place(key)) for key, value in threads.items()}
-    except _Invalid as problem:
+        return load_threads_document(document)
+    except Invalid as problem:
         raise PersistenceError(f"{name}: {problem}") from None
 
 
 def _read_json(path: PathLike) -> Any:
     name = os.fspath(path)
+    text = _read_text(path, name)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PersistenceError(f"{name}: no such file") from None
-    except UnicodeDecodeError:
-        raise PersistenceError(f"{name} is not UTF-8 text") from None
-    except OSError as error:
-        raise PersistenceError(f"cannot read {name}: {error.strerror or error}") from error
-    try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise PersistenceError(
             f"{name} is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
         ) from None
+    except ValueError as error:  # NaN / Infinity
+        raise PersistenceError(f"{name} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise PersistenceError(f"{name} is nested too deeply to be a chat file") from None
+
+
+def _read_text(path: PathLike, name: str) -> str:
+    """The file's text, refusing anything over ``MAX_FILE_BYTES`` before reading it all."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise PersistenceError(f"{name}: no such file") from None
+    except OSError as error:
+        raise PersistenceError(f"cannot read {name}: {error.strerror or error}") from error
+    if len(data) > MAX_FILE_BYTES:
+        raise PersistenceError(f"{name} is larger than {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PersistenceError(f"{name} is not UTF-8 text") from None
+
+
+def _no_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not a number JSON allows")
 
 
 def _check_header(document: dict[str, Any], name: str) -> None:
@@ -222,97 +236,6 @@ def _check_header(document: dict[str, Any], name: str) -> None:
         )
     if not isinstance(document.get("saved_at", ""), str):
         raise PersistenceError(f"{name}: saved_at must be a string")
-
-
-def _thread_place(name: str) -> str:
-    return f"threads.{name}" if name.isidentifier() else f"threads[{json.dumps(name)}]"
-
-
-def _load_thread(value: Any, where: str) -> LoadedThread:
-    data = _check(value, dict, where)
-    turns = _req(data, "turns", where, list)
-    return LoadedThread(
-        system=_nullable(data, "system", where, str),
-        model=_req(data, "model", where, str),
-        turns=[_load_turn(item, f"{where}.turns[{i}]") for i, item in enumerate(turns)],
-    )
-
-
-def _load_turn(value: Any, where: str) -> Turn:
-    data = _check(value, dict, where)
-    extra = _opt(data, "extra", where, list, [])
-    return Turn(
-        user=_req(data, "user", where, str),
-        reply=_load_reply(_req(data, "reply", where, dict), f"{where}.reply"),
-        extra=[_load_message(item, f"{where}.extra[{i}]") for i, item in enumerate(extra)],
-        cell_id=_nullable(data, "cell_id", where, str),
-    )
-
-
-def _load_reply(data: dict[str, Any], where: str) -> Reply:
-    usage = _nullable(data, "usage", where, dict)
-    calls = _opt(data, "tool_calls", where, list, [])
-    metadata = _opt(data, "metadata", where, dict, {})
-    return Reply(
-        text=_req(data, "text", where, str),
-        reasoning=_opt(data, "reasoning", where, str, ""),
-        tool_calls=tuple(_load_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(calls)),
-        usage=None if usage is None else _load_usage(usage, f"{where}.usage"),
-        finish_reason=_nullable(data, "finish_reason", where, str),
-        model=_opt(data, "model", where, str, ""),
-        latency=_opt(data, "latency", where, float, 0.0),
-        interrupted=_opt(data, "interrupted", where, bool, False),
-        metadata={key: metadata[key] for key in METADATA_KEYS if key in metadata},
-    )
-
-
-def _load_usage(data: dict[str, Any], where: str) -> Usage:
-    return Usage(**{f.name: _opt(data, f.name, where, int, 0) for f in fields(Usage)})
-
-
-def _load_call(value: Any, where: str) -> ToolCall:
-    data = _check(value, dict, where)
-    keys = ("id", "name", "arguments")
-    return ToolCall(*(_req(data, key, where, str) for key in keys))
-
-
-def _load_message(value: Any, where: str) -> Message:
-    data = dict(_check(value, dict, where))
-    role = _req(data, "role", where, str)
-    if role not in ROLES:
-        raise _Invalid(f"{where}.role must be one of {', '.join(ROLES)}")
-    _nullable(data, "content", where, str)
-    _opt(data, "tool_calls", where, list, [])
-    return cast(Message, data)
-
-
-_TYPES = (str, int, float, bool, dict, list)
-_NAMES = ("a string", "an integer", "a number", "true or false", "an object", "a list")
-_KINDS: dict[type[Any], str] = dict(zip(_TYPES, _NAMES, strict=True))
-
-
-def _check(value: Any, kind: type[T], where: str, *, nullable: bool = False) -> T:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-        return value
-    raise _Invalid(f"{where} must be {_KINDS[kind]}{' or null' if nullable else ''}")
-
-
-def _req(data: dict[str, Any], key: str, where: str, kind: type[T]) -> T:
-    place = f"{where}.{key}" if where else key
-    if key not in data:
-        raise _Invalid(f"{place} is missing")
-    return _check(data[key], kind, place)
-
-
-def _opt(data: dict[str, Any], key: str, where: str, kind: type[T], default: T) -> T:
-    return _check(data[key], kind, f"{where}.{key}") if key in data else default
-
-
-def _nullable(data: dict[str, Any], key: str, where: str, kind: type[T]) -> T | None:
-    value = data.get(key)
-    return None if value is None else _check(value, kind, f"{where}.{key}", nullable=True)
 
 
 # -- exporting ----------------------------------------------------------------

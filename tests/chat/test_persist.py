@@ -139,6 +139,13 @@ def _turn0(doc: dict[str, Any]) -> dict[str, Any]:
     return turn
 
 
+def _deep(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def _set(change: Any) -> dict[str, Any]:
     doc = _valid()
     change(doc)
@@ -195,6 +202,117 @@ MALFORMED: list[tuple[str, Any, str]] = [
         "turns[0].extra[0].role must be one of",
     ),
     (
+        "extra tool_calls of strings",
+        _set(lambda d: _turn0(d)["extra"][0].update(tool_calls=["x"])),
+        "turns[0].extra[0].tool_calls[0] must be an object",
+    ),
+    (
+        "reasoning_content number",
+        _set(lambda d: _turn0(d)["extra"][0].update(reasoning_content=5)),
+        "turns[0].extra[0].reasoning_content must be a string",
+    ),
+    (
+        "extra content number",
+        _set(lambda d: _turn0(d)["extra"][1].update(content=5)),
+        "turns[0].extra[1].content must be a string",
+    ),
+    (
+        "extra user message",
+        _set(lambda d: _turn0(d)["extra"].insert(0, {"role": "user", "content": "hi"})),
+        "turns[0].extra[0].role must be one of assistant, tool",
+    ),
+    (
+        "tool result answering nothing",
+        _set(lambda d: _turn0(d)["extra"][1].update(tool_call_id="call_9")),
+        "turns[0].extra[1].tool_call_id answers no tool call",
+    ),
+    (
+        "tool call never answered",
+        _set(lambda d: _turn0(d)["extra"].pop()),
+        "turns[0].extra: the tool call 'call_1' before it has no tool result",
+    ),
+    (
+        "metadata stream string",
+        _set(lambda d: _turn0(d)["reply"].update(metadata={"stream": "yes"})),
+        "reply.metadata.stream must be true or false",
+    ),
+    (
+        "metadata params list",
+        _set(lambda d: _turn0(d)["reply"].update(metadata={"params": [1]})),
+        "reply.metadata.params must be an object",
+    ),
+    (
+        "temperature string",
+        _set(lambda d: _turn0(d)["reply"]["metadata"]["params"].update(temperature="hot")),
+        "reply.metadata.params.temperature must be a number or null",
+    ),
+    (
+        "negative tokens",
+        _set(lambda d: _turn0(d)["reply"]["usage"].update(completion_tokens=-5)),
+        "reply.usage.completion_tokens must be between 0 and",
+    ),
+    (
+        "negative latency",
+        _set(lambda d: _turn0(d)["reply"].update(latency=-1)),
+        "reply.latency must not be negative",
+    ),
+    (
+        "turn not an object",
+        _set(lambda d: d["threads"]["default"]["turns"].append("hello")),
+        "threads.default.turns[1] must be an object",
+    ),
+    (
+        "model with control characters",
+        _set(lambda d: _turn0(d)["reply"].update(model="m\x1b[2J")),
+        "reply.model holds a control character",
+    ),
+    (
+        "thread model with a newline",
+        _set(lambda d: d["threads"]["default"].update(model="a\nb")),
+        "threads.default.model holds a control character",
+    ),
+    (
+        "content part without type",
+        _set(lambda d: _turn0(d).update(content=[{"text": "hi"}])),
+        "turns[0].content[0].type is missing",
+    ),
+    (
+        "content image with a web URL",
+        _set(
+            lambda d: _turn0(d).update(
+                content=[{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
+            )
+        ),
+        "turns[0].content[0].image_url.url must be a base64 data:image",
+    ),
+    (
+        "content empty",
+        _set(lambda d: _turn0(d).update(content=[])),
+        "turns[0].content must not be an empty list",
+    ),
+    ("NaN", '{"format": "gmi_magics.chat", "version": 1, "threads": {}, "x": NaN}', "NaN"),
+    (
+        "lone surrogate",
+        '{"format": "gmi_magics.chat", "version": 1, "threads": {"t": {"model": "m", '
+        '"turns": [{"user": "\\ud800", "reply": {"text": ""}}]}}}',
+        "threads.t.turns[0].user holds an unpaired surrogate",
+    ),
+    (
+        "deep nesting",
+        _set(lambda d: _turn0(d)["reply"]["metadata"]["params"].update(x=_deep(100))),
+        "nested more than 64 levels",
+    ),
+    (
+        "very deep nesting",
+        '{"format": "gmi_magics.chat", "version": 1, "threads": ' + "[" * 100_000,
+        "nested too deeply",
+    ),
+    (
+        "blank thread name",
+        {"format": FORMAT, "version": 1, "threads": {" ": {"model": "m", "turns": []}}},
+        'threads[" "]: a thread name must not be blank',
+    ),
+    (
         "odd thread name",
         {"format": FORMAT, "version": 1, "threads": {"a b": {"model": "m"}}},
         'threads["a b"].turns is missing',
@@ -214,6 +332,17 @@ def test_malformed_files_raise_one_clear_error(tmp_path: Path, content: Any, pro
     message = str(caught.value)
     assert str(path) in message
     assert problem in message
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gmi_magics.chat.persist.MAX_FILE_BYTES", 1000)
+    path = tmp_path / "big.json"
+    save_threads(path, _threads())
+    assert path.stat().st_size > 1000
+    with pytest.raises(PersistenceError, match="is larger than"):
+        load_threads(path)
 
 
 def test_missing_file_and_non_utf8(tmp_path: Path) -> None:
