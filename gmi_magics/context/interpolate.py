@@ -34,10 +34,19 @@ import bisect
 import keyword
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from gmi_magics.context.preview import preview
+from gmi_magics.context.preview import render_preview
 
-__all__ = ["InterpolationError", "code_spans", "evaluate", "find_references", "interpolate"]
+__all__ = [
+    "Interpolated",
+    "InterpolationError",
+    "code_spans",
+    "evaluate",
+    "find_references",
+    "interpolate",
+    "interpolate_with_notes",
+]
 
 _IDENT = r"[^\W\d]\w*"
 _NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
@@ -73,22 +82,50 @@ class InterpolationError(ValueError):
         return [f"InterpolationError: {self}", self.hint]
 
 
+@dataclass(frozen=True)
+class Interpolated:
+    """The filled-in text and one-line notes for the user (what was cut, and why)."""
+
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+
 def interpolate(text: str, namespace: Mapping[str, object], *, max_chars: int = 2000) -> str:
     """Replace each reference whose root is in ``namespace`` by a preview of it."""
+    return interpolate_with_notes(text, namespace, max_chars=max_chars).text
 
-    code = _CodeMap(text)
 
-    def replace(match: re.Match[str]) -> str:
+def interpolate_with_notes(
+    text: str, namespace: Mapping[str, object], *, max_chars: int = 2000
+) -> Interpolated:
+    """``interpolate``, plus a note per value cut to fit ``max_chars``."""
+    filler = _Filler(text, namespace, max_chars)
+    filled = _PATTERN.sub(filler.replace, text)
+    return Interpolated(filled, list(dict.fromkeys(filler.notes)))
+
+
+class _Filler:
+    """Fills the references of one text, collecting notes as it goes."""
+
+    def __init__(self, text: str, namespace: Mapping[str, object], max_chars: int) -> None:
+        self.namespace = namespace
+        self.max_chars = max_chars
+        self.code = _CodeMap(text)
+        self.notes: list[str] = []
+
+    def replace(self, match: re.Match[str]) -> str:
+        """The text standing for one ``{reference}`` (or ``{{reference}}``) match."""
         expression = _candidate(match)
-        if expression is None or _root(expression) not in namespace:
+        if expression is None or _root(expression) not in self.namespace:
             return match.group()
-        if code.covers(match.start()):
+        if self.code.covers(match.start()):
             return match.group()
         if match["escaped"] is not None:
             return f"{{{expression}}}"
-        return preview(evaluate(expression, namespace), max_chars=max_chars)
-
-    return _PATTERN.sub(replace, text)
+        rendered = render_preview(evaluate(expression, self.namespace), max_chars=self.max_chars)
+        if rendered.cut:
+            self.notes.append(f"{{{expression}}}: {rendered.cut}")
+        return rendered.text
 
 
 def find_references(text: str) -> list[str]:
