@@ -7,21 +7,23 @@ import json
 import re
 import sys
 from types import FunctionType, MethodType
-from typing import Any
+from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
+from .chat.options import RequestOptions
 from .context.explain import exception_report
 from .context.interpolate import InterpolationError, interpolate
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
-from .session import AskOptions
+from .session import Session
+from .settings import DEFAULT_CHAT, Settings
 from .tools.registry import Tool, ToolRegistry
 from .tools.schema import ToolSchemaError
 from .types import Reply, ToolCall
 
 MAX_CELL_CHARS = 1_000_000
-JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."
+JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."  # sent, never in history
 
 
 class ReplyFormatError(GMIError):
@@ -30,22 +32,33 @@ class ReplyFormatError(GMIError):
     hint = "The reply is kept in the conversation; ask again, or use -f markdown."
 
 
-def run_cell(magics: Any, args: Any, text: str) -> Reply:
+class Host(Protocol):
+    """What a cell and the subcommands need from ``GMIMagics`` (the door)."""
+
+    shell: Any
+    tools: list[str]
+
+    @property
+    def session(self) -> Session: ...
+    def settings(self) -> Settings: ...
+    def renderer_kind(self) -> str: ...
+    def next_turn_key(self) -> str | None: ...
+
+
+def run_cell(host: Host, args: Any, text: str) -> Reply:
     """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
-    namespace = magics.shell.user_ns
+    namespace = host.shell.user_ns
     if not args.no_interpolate:
         text = fill_in(text, namespace)
     if args.error:  # after filling in: the report quotes code, never interpolated
-        text = "\n\n".join(part for part in (last_error_report(magics.shell), text) if part)
-    options = options_from_args(args, magics)
-    if args.format == "json":
-        options.extra["response_format"] = {"type": "json_object"}
-        text += JSON_INSTRUCTION if "json" not in text.lower() else ""
-    reply = ask(magics, text, options, kind="text" if args.format == "text" else None)
+        text = "\n\n".join(part for part in (last_error_report(host.shell), text) if part)
+    settings = host.settings()
+    options = options_from_args(args, host, settings, text)
+    reply = ask(host, text, options, kind="text" if args.format == "text" else None)
     value: Any = reply
     if args.format == "code" and not reply.interrupted:
         if reply.code:
-            magics.shell.set_next_input(reply.code, replace=False)
+            host.shell.set_next_input(reply.code, replace=False)
         else:
             print("The reply has no code block, so no new cell was made.")
     if args.format == "json" and not reply.interrupted:
@@ -55,7 +68,7 @@ def run_cell(magics: Any, args: Any, text: str) -> Reply:
     return reply
 
 
-def ask(magics: Any, text: str, options: AskOptions, kind: RendererKind | None = None) -> Reply:
+def ask(host: Host, text: str, options: RequestOptions, kind: RendererKind | None = None) -> Reply:
     """Send one message and show the streamed reply."""
     text = text.strip()
     if not text:
@@ -65,27 +78,47 @@ def ask(magics: Any, text: str, options: AskOptions, kind: RendererKind | None =
             f"The message is {len(text):,} characters; the limit is {MAX_CELL_CHARS:,}. "
             "Send a smaller piece."
         )
-    renderer = make_renderer(kind or magics.renderer_kind())
-    reply: Reply = magics.session.ask(text, magics.settings(), options, renderer)
-    return reply
+    renderer = make_renderer(kind or host.renderer_kind())  # type: ignore[arg-type]
+    return host.session.ask(text, host.settings(), options, renderer)
 
 
-def options_from_args(args: Any, magics: Any) -> AskOptions:
-    """Cell options parsed by magic_arguments → ``AskOptions``."""
-    confirm = args.confirm or magics.confirm_tools
-    return AskOptions(
+def options_from_args(args: Any, host: Host, settings: Settings, text: str) -> RequestOptions:
+    """Cell options parsed by magic_arguments, over the settings → ``RequestOptions``."""
+    json_format = args.format == "json"
+    return request_options(
+        host,
+        chat=args.chat,
         model=args.model,
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
         system=args.system,
         history=not args.no_history,
-        stream=False if args.no_stream else None,
-        chat=args.chat,
-        cell_id=magics.next_turn_key(),
+        stream=False if args.no_stream else settings.stream,
+        cell_id=host.next_turn_key() if settings.rerun == "replace" else None,
         max_history=args.max_history,
-        tools=tool_registry(magics, args.tools, args.chat),
-        confirm=ask_before_tool_call if confirm else None,
+        tools=args.tools,
+        confirm=args.confirm or settings.confirm_tools,
+        instruction=JSON_INSTRUCTION if json_format and "json" not in text.lower() else "",
+        params={
+            "temperature": _first(args.temperature, settings.temperature),
+            "max_tokens": _first(args.max_tokens, settings.max_tokens),
+            "response_format": {"type": "json_object"} if json_format else None,
+        },
     )
+
+
+def request_options(
+    host: Host, *, chat: str, tools: str | None, confirm: bool, **values: Any
+) -> RequestOptions:
+    """The one ``RequestOptions`` of a request: tools resolved, confirmation wired."""
+    return RequestOptions.build(
+        chat=chat,
+        tools=tool_registry(host, tools, chat),
+        confirm=ask_before_tool_call if confirm else None,
+        **values,
+    )
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
 
 
 def fill_in(text: str, namespace: dict[str, Any]) -> str:
@@ -96,14 +129,14 @@ def fill_in(text: str, namespace: dict[str, Any]) -> str:
         raise UsageError(f"{error} (use --no-interpolate to send braces as written)") from None
 
 
-def tool_registry(magics: Any, names: str | None, chat: str = "default") -> ToolRegistry:
+def tool_registry(host: Host, names: str | None, chat: str = DEFAULT_CHAT) -> ToolRegistry:
     """Tools for a cell: ``@tool`` functions, ``GMIMagics.tools``, the thread's default
     tools (``%gmi tools --chat NAME f g``) and the cell's ``--tools`` names."""
-    namespace = magics.shell.user_ns
+    namespace = host.shell.user_ns
     registry = ToolRegistry()
     wanted = [
-        *magics.tools,
-        *magics.session.thread_tools.get(chat, []),
+        *host.tools,
+        *host.session.thread_tools.get(chat, []),
         *(n.strip() for n in (names or "").split(",") if n.strip()),
     ]
     try:

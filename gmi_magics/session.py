@@ -7,35 +7,17 @@ arrives as a duck-typed object (``gmi_magics.types.Renderer``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .chat.conversation import ConfirmCallback, Conversation, ReplyInterrupted
+from .chat.conversation import Conversation, ReplyInterrupted
+from .chat.live import LiveReply
 from .chat.notes import reply_notes
+from .chat.options import RequestOptions
 from .chat.turns import estimate_cost
 from .errors import BudgetExceededError, GMIError, StoppedError
 from .settings import DEFAULT_CHAT, SETTING_NAMES, Settings, find_api_key, key_source, mask_key
-from .tools.registry import ToolRegistry, ToolResult
-from .types import Delta, Renderer, Reply, ToolBlock
+from .types import Renderer, Reply
 from .wire.client import GMIClient
-
-
-@dataclass
-class AskOptions:
-    """Per-cell options (they win over every other setting)."""
-
-    model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    system: str | None = None
-    history: bool = True
-    stream: bool | None = None
-    chat: str = DEFAULT_CHAT
-    cell_id: str | None = None
-    max_history: int | None = None
-    tools: ToolRegistry | None = None
-    confirm: ConfirmCallback | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Session:
@@ -89,29 +71,15 @@ class Session:
             thread.system = settings.system_prompt
         return thread
 
-    def ask(self, text: str, settings: Settings, options: AskOptions, renderer: Renderer) -> Reply:
+    def ask(
+        self, text: str, settings: Settings, options: RequestOptions, renderer: Renderer
+    ) -> Reply:
         """Send one user message, streaming into ``renderer``; history per the rules."""
         self.check_budget(settings)
         conversation = self.conversation(settings, options.chat)
-        live = _LiveView(renderer)
-        max_tokens = _first(options.max_tokens, settings.max_tokens)
+        live = LiveReply(renderer)
         try:
-            reply = conversation.send(
-                text,
-                model=options.model,
-                system=options.system,
-                history=options.history,
-                stream=_first(options.stream, settings.stream),
-                on_delta=live.update,
-                on_tool=live.tool,
-                confirm=options.confirm,
-                tools=options.tools,
-                cell_id=options.cell_id if settings.rerun == "replace" else None,
-                max_history=options.max_history,
-                temperature=_first(options.temperature, settings.temperature),
-                max_tokens=max_tokens,
-                **options.extra,
-            )
+            reply = conversation.send(text, options, on_delta=live.update, on_tool=live.tool)
         except ReplyInterrupted as interrupt:
             kept = interrupt.reply.metadata.get("turn") is not None
             self._keep_system(conversation, options, kept)
@@ -122,11 +90,11 @@ class Session:
                 live.finish(error.partial, ["The reply broke off here; it was not kept."])
             raise
         self._keep_system(conversation, options, options.history)
-        live.finish(reply, reply_notes(reply, max_tokens, settings.max_tool_rounds))
+        live.finish(reply, reply_notes(reply, options.max_tokens, settings.max_tool_rounds))
         return reply
 
     @staticmethod
-    def _keep_system(conversation: Conversation, options: AskOptions, kept: bool) -> None:
+    def _keep_system(conversation: Conversation, options: RequestOptions, kept: bool) -> None:
         """``-s`` becomes the thread's system prompt once its turn is in the history."""
         if options.system is not None and kept:
             conversation.system = options.system
@@ -177,47 +145,3 @@ class Session:
         key = find_api_key(settings.api_key_env)
         rows.append(("api key", mask_key(key), f"env ${key_source(settings.api_key_env)}"))
         return rows
-
-
-def _first(*values: Any) -> Any:
-    return next((value for value in values if value is not None), None)
-
-
-class _LiveView:
-    """Starts the renderer on the first delta, so failures before it show no stub."""
-
-    def __init__(self, renderer: Renderer) -> None:
-        self.renderer = renderer
-        self.started = False
-        self._round: list[str] = []  # answer text of the current request round
-        self._earlier: list[str] = []  # text of rounds that ended in tool calls
-
-    def update(self, delta: Delta) -> None:
-        self._start()
-        if delta.content or delta.reasoning:
-            self._round.append(delta.content)
-            self.renderer.update(delta.content, delta.reasoning)
-
-    def tool(self, result: ToolResult) -> None:
-        self._start()
-        said = "".join(self._round).strip()
-        if said:
-            self._earlier.append(said)
-            self.renderer.update("\n\n", "")  # the next round's text starts a paragraph
-        self._round = []
-        call = result.call
-        self.renderer.tool(
-            ToolBlock(call.name, call.arguments, result.output, result.seconds, result.error)
-        )
-
-    def finish(self, reply: Reply, notes: list[str]) -> None:
-        """Show the reply, with what the model said before its tool calls kept above it."""
-        self._start()
-        if self._earlier:
-            reply = replace(reply, text="\n\n".join([*self._earlier, reply.text]).strip())
-        self.renderer.finish(reply, notes=notes)
-
-    def _start(self) -> None:
-        if not self.started:
-            self.renderer.start()
-            self.started = True

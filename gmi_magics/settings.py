@@ -21,6 +21,7 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_TOOL_ROUNDS = 8
 DEFAULT_CACHE_DIR = ".gmi_cache"
+DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024  # reply text + reasoning + tool arguments
 ENV_NAMES = {"model": "GMI_MODEL", "base_url": "GMI_BASE_URL"}
 
 

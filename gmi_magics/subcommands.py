@@ -5,24 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from .cell import Host, ask, last_error_report, request_options, tool_registry
+from .chat.options import RequestOptions
 from .chat.persist import export_path, load_threads, save_threads
 from .chat.transcript import transcript_markdown
 from .display.markup import reply_html
-from .session import AskOptions
 from .settings import DEFAULT_CHAT, find_api_key
 
-REPLAYED_PARAMS = ("response_format", "top_p", "stop", "presence_penalty", "frequency_penalty")
+REPLAYED_PARAMS = (
+    *("temperature", "max_tokens", "response_format", "top_p", "stop"),
+    *("presence_penalty", "frequency_penalty", "seed"),
+)
 
 
-def run_subcommand(magics: Any, name: str, rest: str) -> None:
+def run_subcommand(host: Host, name: str, rest: str) -> None:
     """Dispatch ``%gmi <name> <rest>``."""
-    SUBCOMMANDS[name][1](magics, _parse(name, rest))
+    SUBCOMMANDS[name][1](host, _parse(name, rest))
 
 
 def is_subcommand(name: str, rest: str) -> bool:
@@ -87,25 +92,25 @@ def _chat(args: argparse.Namespace) -> str:
     return str(args.chat or DEFAULT_CHAT)
 
 
-def _thread(magics: Any, args: argparse.Namespace) -> Any:
-    return magics.session.conversation(magics.settings(), _chat(args))
+def _thread(host: Host, args: argparse.Namespace) -> Any:
+    return host.session.conversation(host.settings(), _chat(args))
 
 
-def _history(magics: Any, args: argparse.Namespace) -> None:
-    thread = _thread(magics, args)
+def _history(host: Host, args: argparse.Namespace) -> None:
+    thread = _thread(host, args)
     markdown_text = transcript_markdown(thread.turns, system=thread.system)
     display({"text/html": reply_html(markdown_text), "text/plain": markdown_text}, raw=True)
 
 
-def _reset(magics: Any, args: argparse.Namespace) -> None:
-    thread = _thread(magics, args)
+def _reset(host: Host, args: argparse.Namespace) -> None:
+    thread = _thread(host, args)
     count = len(thread.turns)
     thread.reset()
     print(f"Conversation {_chat(args)!r} cleared ({count} turn{'s' * (count != 1)} removed).")
 
 
-def _undo(magics: Any, args: argparse.Namespace) -> None:
-    turn = _thread(magics, args).undo()
+def _undo(host: Host, args: argparse.Namespace) -> None:
+    turn = _thread(host, args).undo()
     if turn is None:
         print("Nothing to undo: the conversation is empty.")
         return
@@ -113,39 +118,33 @@ def _undo(magics: Any, args: argparse.Namespace) -> None:
     print(f"Dropped the last turn: {preview!r}")
 
 
-def _retry(magics: Any, args: argparse.Namespace) -> None:
-    thread = _thread(magics, args)
+def _retry(host: Host, args: argparse.Namespace) -> None:
+    """Ask the last question again with its options; the new reply replaces the old turn."""
+    thread = _thread(host, args)
     if not thread.turns:
         raise UsageError("Nothing to retry: the conversation is empty.")
-    last = thread.turns.pop()
-    kept = len(thread.turns)
-    from .cell import ask, ask_before_tool_call, tool_registry
-
+    last = thread.turns[-1]
     meta = last.reply.metadata
-    params = dict(meta.get("params", {}))  # the original cell's options, replayed
-    options = AskOptions(
-        model=meta.get("requested_model"),
-        temperature=params.pop("temperature", None),
-        max_tokens=params.pop("max_tokens", None),
-        stream=meta.get("stream"),
+    params = meta.get("params", {})
+    settings = host.settings()
+    options = request_options(  # built before anything changes: a failure keeps the turn
+        host,
         chat=_chat(args),
-        cell_id=last.cell_id,
-        tools=tool_registry(
-            magics, ",".join(n for n in last.tools if n in magics.shell.user_ns), _chat(args)
-        ),
-        confirm=ask_before_tool_call if magics.confirm_tools else None,
-        extra={k: v for k, v in params.items() if k in REPLAYED_PARAMS},
+        tools=",".join(n for n in last.tools if n in host.shell.user_ns),
+        confirm=meta.get("confirm") is True or settings.confirm_tools,
+        model=meta.get("requested_model"),
+        stream=meta.get("stream", settings.stream) is not False,
+        instruction=str(meta.get("instruction") or ""),
+        params={k: v for k, v in params.items() if k in REPLAYED_PARAMS},
     )
-    try:
-        ask(magics, last.user, options)
-    finally:
-        if len(thread.turns) == kept:  # the retry added nothing: keep the old turn
-            thread.turns.append(last)
+    if last.cell_id is None:  # a key, so the new reply replaces this turn in place
+        last.cell_id = f"retry-{uuid.uuid4().hex}"
+    ask(host, last.user, options.updated(cell_id=last.cell_id))
 
 
-def _models(magics: Any, _: argparse.Namespace) -> None:
-    settings = magics.settings()
-    models = magics.session.client(settings).list_models()
+def _models(host: Host, _: argparse.Namespace) -> None:
+    settings = host.settings()
+    models = host.session.client(settings).list_models()
     lines = [f"{'*' if m == settings.model else ' '} {m}" for m in models]
     if settings.model not in models:
         lines.append(f"! {settings.model} (the current default) is not served here")
@@ -153,26 +152,26 @@ def _models(magics: Any, _: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
-def _config(magics: Any, _: argparse.Namespace) -> None:
-    rows = magics.session.describe(magics.settings())
+def _config(host: Host, _: argparse.Namespace) -> None:
+    rows = host.session.describe(host.settings())
     width = max(len(name) for name, _, _ in rows)
     for name, value, source in rows:
         print(f"{name:<{width}}  {value}  ({source})")
 
 
-def _last(magics: Any, args: argparse.Namespace) -> None:
-    settings = magics.settings()
-    request = _thread(magics, args).last_request
+def _last(host: Host, args: argparse.Namespace) -> None:
+    settings = host.settings()
+    request = _thread(host, args).last_request
     if request is None:
         print("No request has been sent yet in this conversation.")
         return
-    masked = magics.session.client(settings).masked_key
+    masked = host.session.client(settings).masked_key
     shown = {**request, "headers": {"Authorization": f"Bearer {masked}"}}
     print(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
 
 
-def _chats(magics: Any, _: argparse.Namespace) -> None:
-    threads = magics.session.threads
+def _chats(host: Host, _: argparse.Namespace) -> None:
+    threads = host.session.threads
     if not threads:
         print("No conversations yet.")
     for name, thread in threads.items():
@@ -180,22 +179,22 @@ def _chats(magics: Any, _: argparse.Namespace) -> None:
         print(f"{name}: {len(thread.turns)} turn{'s' * (len(thread.turns) != 1)}{system}")
 
 
-def _system(magics: Any, args: argparse.Namespace) -> None:
-    thread = _thread(magics, args)
+def _system(host: Host, args: argparse.Namespace) -> None:
+    thread = _thread(host, args)
     if args.words:
         thread.system = " ".join(args.words)  # "" clears it, also against the config
     print(f"System prompt of {_chat(args)!r}: {thread.system!r}")
 
 
-def _save(magics: Any, args: argparse.Namespace) -> None:
+def _save(host: Host, args: argparse.Namespace) -> None:
     path = _one_path(args, "save")
     names = [args.chat] if args.chat else None
-    key = find_api_key(magics.settings().api_key_env)
-    count = save_threads(path, magics.session.threads, names=names, secrets=[key] if key else [])
+    key = find_api_key(host.settings().api_key_env)
+    count = save_threads(path, host.session.threads, names=names, secrets=[key] if key else [])
     print(f"Saved {count} turn{'s' * (count != 1)} to {path}.")
 
 
-def _load(magics: Any, args: argparse.Namespace) -> None:
+def _load(host: Host, args: argparse.Namespace) -> None:
     path = _one_path(args, "load")
     loaded = load_threads(path)  # all-or-nothing: a bad file raises before any change
     if args.chat:
@@ -203,71 +202,71 @@ def _load(magics: Any, args: argparse.Namespace) -> None:
             names = ", ".join(loaded) or "none"
             raise UsageError(f"{path} has no conversation {args.chat!r} (it has: {names}).")
         loaded = {args.chat: loaded[args.chat]}
-    settings = magics.settings()
+    settings = host.settings()
     for name, data in loaded.items():
-        thread = magics.session.conversation(settings, name)
+        thread = host.session.conversation(settings, name)
         thread.system, thread.turns = data.system, list(data.turns)
     turns = sum(len(data.turns) for data in loaded.values())
     print(f"Loaded {len(loaded)} conversation(s), {turns} turns, from {path}.")
 
 
-def _export(magics: Any, args: argparse.Namespace) -> None:
+def _export(host: Host, args: argparse.Namespace) -> None:
     path = _one_path(args, "export")
     names = [args.chat] if args.chat else None
-    key = find_api_key(magics.settings().api_key_env)
-    export_path(path, magics.session.threads, names=names, secrets=[key] if key else [])
+    key = find_api_key(host.settings().api_key_env)
+    export_path(path, host.session.threads, names=names, secrets=[key] if key else [])
     print(f"Exported to {path}.")
 
 
-def _usage(magics: Any, _: argparse.Namespace) -> None:
-    settings = magics.settings()
+def _usage(host: Host, _: argparse.Namespace) -> None:
+    settings = host.settings()
     print(f"{'thread':<16}{'requests':>9}{'tokens in':>12}{'tokens out':>12}{'cost':>10}")
-    for name, requests, tokens_in, tokens_out, cost in magics.session.usage_rows(settings):
+    for name, requests, tokens_in, tokens_out, cost in host.session.usage_rows(settings):
         shown = "n/a" if cost is None else f"${cost:.4f}"
         print(f"{name:<16}{requests:>9}{tokens_in:>12,}{tokens_out:>12,}{shown:>10}")
     if settings.token_budget is not None:
-        left = settings.token_budget - magics.session.spent_tokens()
+        left = settings.token_budget - host.session.spent_tokens()
         print(f"Token budget: {settings.token_budget:,}; {max(left, 0):,} left.")
 
 
-def _explain(magics: Any, args: argparse.Namespace) -> None:
-    from .cell import ask, last_error_report
+def _explain(host: Host, args: argparse.Namespace) -> None:
+    settings = host.settings()
+    options = request_options(
+        host, chat=_chat(args), tools=None, confirm=False, stream=settings.stream
+    )
+    ask(host, last_error_report(host.shell), options)
 
-    ask(magics, last_error_report(magics.shell), AskOptions(chat=_chat(args)))
 
-
-def _tools(magics: Any, args: argparse.Namespace) -> None:
+def _tools(host: Host, args: argparse.Namespace) -> None:
     """List the tools a cell of this thread offers; with names, set the thread's defaults."""
-    from .cell import tool_registry
-
     chat = _chat(args)
     if args.words:
         names = [n for word in args.words for n in word.split(",") if n and n != "none"]
-        tool_registry(magics, ",".join(names), chat)  # check them now: clear errors early
-        magics.session.thread_tools[chat] = names
+        tool_registry(host, ",".join(names), chat)  # check them now: clear errors early
+        host.session.thread_tools[chat] = names
         print(f"Default tools of {chat!r}: {', '.join(names) or 'none'}")
         return
-    registry = tool_registry(magics, None, chat)
+    registry = tool_registry(host, None, chat)
     if not len(registry):
         print("No tools: decorate functions with @gmi_magics.tool, or use %%gmi --tools f,g.")
     for item in registry:
         print(json.dumps(item.schema, indent=2, ensure_ascii=False))
 
 
-def _panel(magics: Any, args: argparse.Namespace) -> None:
+def _panel(host: Host, args: argparse.Namespace) -> None:
     """Show a chat panel (ipywidgets) over the thread; replies stream off the main thread."""
     from .display.widgets import show_panel  # ipywidgets loads only when a panel is shown
 
     chat = _chat(args)
 
-    def before_send() -> dict[str, Any]:  # at each send: current %config and the budget
-        settings = magics.settings()
-        magics.session.check_budget(settings)
-        magics.session.conversation(settings, chat)  # rewire client and model
-        return {"temperature": settings.temperature, "max_tokens": settings.max_tokens}
+    def before_send() -> RequestOptions:  # at each send: current %config and the budget
+        settings = host.settings()
+        host.session.check_budget(settings)
+        host.session.conversation(settings, chat)  # rewire client and model
+        params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens}
+        return RequestOptions.build(chat=chat, stream=settings.stream, params=params)
 
-    settings = magics.settings()
-    show_panel(_thread(magics, args), stream=settings.stream, before_send=before_send)
+    show_panel(_thread(host, args), before_send=before_send)
 
 
 def _one_path(args: argparse.Namespace, name: str) -> str:

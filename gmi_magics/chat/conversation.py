@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import GMIError
@@ -25,14 +25,22 @@ from .budget import (
     trim_history,
     turn_token_count,
 )
+from .options import ConfirmCallback, RequestOptions
 from .turns import Spend, Turn, TurnTokens
 
-__all__ = ["Conversation", "ReplyInterrupted", "Spend", "Turn", "as_registry"]
-from ..types import Delta, Message, Reply, ToolCall, Usage
+__all__ = [
+    "ConfirmCallback",
+    "Conversation",
+    "ReplyInterrupted",
+    "RequestOptions",
+    "Spend",
+    "Turn",
+    "as_registry",
+]
+from ..types import Delta, Message, Reply, Usage
 
 DeltaCallback = Callable[[Delta], None]
 ToolCallback = Callable[[ToolResult], None]
-ConfirmCallback = Callable[[ToolCall], bool]
 
 
 class ReplyInterrupted(KeyboardInterrupt):
@@ -90,21 +98,21 @@ class Conversation:
         *,
         system: str | None = None,
         history: bool = True,
-        exclude_cell: str | None = None,
+        before_cell: str | None = None,
         max_history: int | None = None,
     ) -> tuple[list[Message], int]:
         """The ``messages`` array for a new user message, fitted to the context budget.
 
-        Returns the messages and how many of the oldest turns were left out.
+        ``before_cell``: a re-run cell sees only the turns before its own earlier turn
+        (the notebook's order), never the ones after it.  Returns the messages and
+        how many of the oldest turns were left out.
         """
         prompt = system if system is not None else self.system
         head: list[Message] = [{"role": "system", "content": prompt}] if prompt else []
         new: list[Message] = [{"role": "user", "content": text}]
         if not history:
             return head + new, 0
-        turns = self.turns
-        if exclude_cell is not None:
-            turns = [t for t in turns if t.cell_id != exclude_cell]
+        turns = self.turns[: self._position(before_cell)]
         return trim_history(  # lazy views: only the turns that fit are ever built
             head,
             MessagesView(turns, Turn.messages),
@@ -114,6 +122,14 @@ class Conversation:
             estimator=self.estimator,
             turn_tokens=TurnTokens(turns, self.estimator),
         )
+
+    def _position(self, cell_id: str | None) -> int:
+        """Index of ``cell_id``'s turn (where its re-run goes), else the end."""
+        if cell_id is not None:
+            for index, turn in enumerate(self.turns):
+                if turn.cell_id == cell_id:
+                    return index
+        return len(self.turns)
 
     def undo(self) -> Turn | None:
         """Drop and return the most recently committed turn (``None`` when empty).
@@ -133,58 +149,58 @@ class Conversation:
 
     def _commit(self, turn: Turn) -> int:
         """Add ``turn`` (replacing the same cell's earlier turn); return its index."""
+        index = self._position(turn.cell_id)
+        if index < len(self.turns):
+            replaced = self.turns[index]
+            self._committed = [t for t in self._committed if t is not replaced]
+            self.turns[index] = turn
+        else:
+            self.turns.append(turn)
         self._committed.append(turn)
-        for index, existing in enumerate(self.turns):
-            if turn.cell_id is not None and existing.cell_id == turn.cell_id:
-                self.turns[index] = turn
-                return index
-        self.turns.append(turn)
-        return len(self.turns) - 1
+        return index
 
     # -- sending --------------------------------------------------------------
 
     def send(
         self,
         text: str,
+        options: RequestOptions | None = None,
         *,
-        model: str | None = None,
-        system: str | None = None,
-        history: bool = True,
-        stream: bool = True,
         on_delta: DeltaCallback | None = None,
         on_tool: ToolCallback | None = None,
-        confirm: ConfirmCallback | None = None,
-        tools: Iterable[Callable[..., Any] | Tool] | ToolRegistry | None = None,
-        cell_id: str | None = None,
-        max_history: int | None = None,
-        **params: Any,
+        **overrides: Any,
     ) -> Reply:
         """Send ``text`` as the next user message and return the finished reply.
 
-        ``history=False`` asks a one-off question that neither sees nor joins the
-        conversation.  ``on_delta`` receives each normalised delta as it arrives;
-        ``on_tool`` each tool result when the model calls tools.
+        ``options`` (or keywords: ``model=``, ``history=False``, ``temperature=``…)
+        say how; ``history=False`` asks a one-off question that neither sees nor
+        joins the conversation.  ``on_delta`` receives each normalised delta as it
+        arrives; ``on_tool`` each tool result when the model calls tools.
         """
-        model = model or self.model
-        registry = self.tools if tools is None else as_registry(tools)
-        request_params = {**self.params, **params}
+        options = (options or RequestOptions()).updated(**overrides)
+        registry = self.tools if options.tools is None else as_registry(options.tools)
+        params = {**self.params, **options.params}
         if len(registry):
-            request_params.setdefault("tools", registry.schemas())
+            params.setdefault("tools", registry.schemas())
         messages, dropped = self.build_messages(
-            text, system=system, history=history, exclude_cell=cell_id, max_history=max_history
+            text + options.instruction,
+            system=options.system,
+            history=options.history,
+            before_cell=options.cell_id,
+            max_history=options.max_history,
         )
-        extra: list[Message] = []
-        turn = Turn(text, Reply(), extra, cell_id, registry.names)
+        request = _Request(
+            messages, options.model or self.model, options.stream, params, registry, options
+        )
+        turn = Turn(text, Reply(), request.extra, options.cell_id, registry.names)
         try:
-            reply = self._tool_loop(
-                messages, extra, model, stream, request_params, registry, on_delta, on_tool, confirm
-            )
+            reply = self._tool_loop(request, on_delta, on_tool)
         except ReplyInterrupted as interrupt:
             partial = interrupt.reply
-            keep = history and bool(partial.text or partial.reasoning or extra)  # else: no turn
+            keep = options.history and bool(partial.text or partial.reasoning or request.extra)
             interrupt.reply = self._record(turn, partial, dropped, keep=keep)
             raise
-        return self._record(turn, reply, dropped, keep=history)
+        return self._record(turn, reply, dropped, keep=options.history)
 
     def _record(self, turn: Turn, reply: Reply, dropped: int, *, keep: bool) -> Reply:
         """Stamp provenance (thread, turn number) on the reply; commit the turn if kept."""
@@ -195,16 +211,7 @@ class Conversation:
         return turn.reply
 
     def _tool_loop(
-        self,
-        messages: list[Message],
-        extra: list[Message],
-        model: str,
-        stream: bool,
-        params: dict[str, Any],
-        registry: ToolRegistry,
-        on_delta: DeltaCallback | None,
-        on_tool: ToolCallback | None,
-        confirm: ConfirmCallback | None,
+        self, request: _Request, on_delta: DeltaCallback | None, on_tool: ToolCallback | None
     ) -> Reply:
         """Ask, run any tool calls, send results back; until text or the round limit.
 
@@ -212,57 +219,51 @@ class Conversation:
         """
         usage: Usage | None = None
         for round_number in range(self.max_tool_rounds + 1):
-            reply = self._exchange(messages + extra, model, stream, on_delta, params)
+            reply = self._exchange(request, on_delta)
             if reply.usage is not None:
                 usage = reply.usage if usage is None else usage + reply.usage
             reply = replace(reply, usage=usage)
-            if not reply.tool_calls or not len(registry):
+            if not reply.tool_calls or not len(request.registry):
                 return reply
             if round_number == self.max_tool_rounds:
                 return replace(reply, metadata={**reply.metadata, "tool_rounds_exhausted": True})
             try:
-                results = run_tool_calls(reply.tool_calls, registry, confirm=confirm)
+                results = run_tool_calls(
+                    reply.tool_calls, request.registry, confirm=request.options.confirm
+                )
             except KeyboardInterrupt:  # mid-tool: keep only completed rounds
                 raise ReplyInterrupted(replace(reply, interrupted=True, tool_calls=())) from None
-            extra.append(assistant_tool_message(reply))
+            request.extra.append(assistant_tool_message(reply))
             for result in results:
-                extra.append(result.to_message())
+                request.extra.append(result.to_message())
                 if on_tool is not None:
                     on_tool(result)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _exchange(
-        self,
-        messages: list[Message],
-        model: str,
-        stream: bool,
-        on_delta: DeltaCallback | None,
-        params: dict[str, Any],
-    ) -> Reply:
+    def _exchange(self, request: _Request, on_delta: DeltaCallback | None) -> Reply:
+        messages = request.messages + request.extra
         self.last_request = {
             "endpoint": f"{self.client.base_url}/chat/completions",
-            "model": model,
-            "params": {k: v for k, v in params.items() if v is not None},
-            "stream": stream,
+            "model": request.model,
+            "params": request.params,
+            "stream": request.stream,
             "messages": messages,
         }
-        builder = ReplyBuilder(model)
+        builder = ReplyBuilder(request.model)
         started = time.monotonic()
         try:
-            for delta in self._deltas(messages, model, stream, params):
+            for delta in self._deltas(messages, request):
                 normalised = builder.add(delta)
                 if on_delta is not None:
                     on_delta(normalised)
         except KeyboardInterrupt:
             partial = builder.build(latency=time.monotonic() - started, interrupted=True)
-            raise ReplyInterrupted(self._annotate(partial, params, model, stream)) from None
+            raise ReplyInterrupted(self._annotate(partial, request)) from None
         except GMIError as error:
             error.partial = builder.build(latency=time.monotonic() - started)
             raise
-        reply = self._annotate(
-            builder.build(latency=time.monotonic() - started), params, model, stream
-        )
-        self._account(reply, messages, model)
+        reply = self._annotate(builder.build(latency=time.monotonic() - started), request)
+        self._account(reply, messages, request.model)
         return reply
 
     def _account(self, reply: Reply, messages: list[Message], model: str) -> None:
@@ -271,23 +272,35 @@ class Conversation:
             estimated = sum(turn_token_count([m], self.estimator) for m in messages)
             self.estimator.calibrate(estimated, reply.usage.prompt_tokens)
 
-    def _deltas(
-        self, messages: list[Message], model: str, stream: bool, params: dict[str, Any]
-    ) -> Iterator[Delta]:
-        if stream:
-            yield from self.client.stream_chat(messages, model=model, **params)
+    def _deltas(self, messages: list[Message], request: _Request) -> Iterator[Delta]:
+        if request.stream:
+            yield from self.client.stream_chat(messages, model=request.model, **request.params)
         else:
-            yield self.client.chat(messages, model=model, **params)
+            yield self.client.chat(messages, model=request.model, **request.params)
 
-    def _annotate(self, reply: Reply, params: dict[str, Any], model: str, stream: bool) -> Reply:
-        shown = {k: v for k, v in params.items() if v is not None and k != "tools"}
+    def _annotate(self, reply: Reply, request: _Request) -> Reply:
         metadata = {
-            "params": shown,
+            "params": {k: v for k, v in request.params.items() if k != "tools"},
             "base_url": self.client.base_url,
-            "requested_model": model,
-            "stream": stream,
+            "requested_model": request.model,
+            "stream": request.stream,
+            "confirm": request.options.confirm is not None,
+            "instruction": request.options.instruction,
         }
         return replace(reply, metadata={**reply.metadata, **metadata})
+
+
+@dataclass
+class _Request:
+    """One turn's request as it goes through the tool loop."""
+
+    messages: list[Message]
+    model: str
+    stream: bool
+    params: dict[str, Any]
+    registry: ToolRegistry
+    options: RequestOptions
+    extra: list[Message] = field(default_factory=list)  # tool-loop messages of this turn
 
 
 def assistant_tool_message(reply: Reply) -> Message:

@@ -41,6 +41,7 @@ __all__ = [
 RendererKind = Literal["html", "text", "none"]
 MAX_BYTES_PER_SECOND = 500_000  # live repaints send at most ~0.5 MB/s to the frontend
 _display: Callable[..., Any] = display  # IPython's display() is untyped
+Sink = Callable[[dict[str, str], "dict[str, Any] | None"], None]
 
 
 class Renderer(Protocol):
@@ -84,10 +85,14 @@ class HtmlRenderer:
     """
 
     def __init__(
-        self, min_interval: float = 0.08, clock: Callable[[], float] = time.monotonic
+        self,
+        min_interval: float = 0.08,
+        clock: Callable[[], float] = time.monotonic,
+        sink: Sink | None = None,
     ) -> None:
         self.min_interval = min_interval
         self.clock = clock
+        self.sink = sink  # where bundles go instead of a display handle (the chat panel)
         self.updates = 0
         self._text: list[str] = []
         self._reasoning: list[str] = []
@@ -99,8 +104,7 @@ class HtmlRenderer:
 
     def start(self) -> None:
         """Show a waiting cursor (no markdown work yet) and keep the display handle."""
-        self._handle = _display(self._streaming_bundle(), raw=True, display_id=True)
-        self.updates += 1
+        self._show(self._streaming_bundle())
 
     def update(self, text_delta: str, reasoning_delta: str) -> None:
         """Collect a delta; repaint when the throttle allows."""
@@ -152,7 +156,9 @@ class HtmlRenderer:
         return {"text/html": page, "text/plain": text}
 
     def _show(self, bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
-        if self._handle is None:
+        if self.sink is not None:
+            self.sink(bundle, metadata)
+        elif self._handle is None:
             self._handle = _display(bundle, raw=True, display_id=True, metadata=metadata)
         else:
             repaint: Callable[..., None] = self._handle.update

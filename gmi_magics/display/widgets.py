@@ -17,20 +17,20 @@ from __future__ import annotations
 import html
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 from IPython.display import display
 
 from ..chat.conversation import Conversation, ReplyInterrupted, Turn
+from ..chat.live import LiveReply
 from ..chat.notes import reply_notes
+from ..chat.options import RequestOptions
 from ..errors import GMIError, StoppedError
-from ..tools.registry import ToolResult
-from ..types import Delta, Reply, ToolBlock
+from ..types import Delta, Reply
 from .markup import footer_text, reply_html, stylesheet
-from .streaming_markdown import StreamingMarkdown
+from .render import HtmlRenderer
 
 _USER_BUBBLE = (
     '<div class="gmi-user" style="margin:0.6em 0 0.3em auto;max-width:85%;width:fit-content;'
@@ -80,8 +80,8 @@ class ChatPanel:
     """Transcript, message box, Send/Stop buttons and a status line over ``conversation``.
 
     ``before_send`` runs in the worker before each request: it may raise a ``GMIError``
-    (shown in the status line, nothing sent) and returns extra ``Conversation.send``
-    keyword arguments (``temperature=...``).
+    (shown in the status line, nothing sent) and returns the request's options.
+    Replies stream through the same ``LiveReply`` + ``HtmlRenderer`` as cells.
     """
 
     def __init__(
@@ -90,7 +90,7 @@ class ChatPanel:
         *,
         stream: bool = True,
         min_interval: float = 0.1,
-        before_send: Callable[[], Mapping[str, Any]] | None = None,
+        before_send: Callable[[], RequestOptions] | None = None,
     ) -> None:
         self.conversation = conversation
         self.stream = stream
@@ -102,7 +102,8 @@ class ChatPanel:
         self._worker: threading.Thread | None = None
         self.busy = False  # a reply is in flight (guarded by ``_lock``)
         self._rendered: dict[int, tuple[Reply, str]] = {}  # id(reply) -> (reply, html)
-        self._reset_live("")
+        self._user = ""
+        self._live = LiveReply(HtmlRenderer(sink=self._show_live))
         self._build()
         self.refresh()
 
@@ -154,7 +155,7 @@ class ChatPanel:
                 return False
             self.busy, self.input.value = True, ""
             self._stop.clear()
-            self._reset_live(text)
+            self._user = text
             self.live.value = _style() + user_html(text)
             self.send_button.disabled, self.stop_button.disabled = True, False
             self._set_status("Streaming…")
@@ -193,12 +194,14 @@ class ChatPanel:
 
     def _exchange(self, text: str) -> str:
         """Send ``text``; move a kept turn into the transcript; return the status text."""
-        options = {"stream": self.stream, **(self.before_send() if self.before_send else {})}
+        options = self.before_send() if self.before_send else RequestOptions(stream=self.stream)
+        renderer = HtmlRenderer(min_interval=self.min_interval, sink=self._show_live)
+        self._live = LiveReply(renderer)
         try:
-            self.conversation.send(text, on_delta=self._on_delta, on_tool=self._on_tool, **options)
+            self.conversation.send(text, options, on_delta=self._on_delta, on_tool=self._live.tool)
         except ReplyInterrupted as interrupt:
             if interrupt.reply.metadata.get("turn") is None:  # nothing had arrived
-                self._paint_live(interrupt.reply, notes=["Interrupted: nothing was kept."])
+                self._live.finish(interrupt.reply, ["Interrupted: nothing was kept."])
                 return StoppedError(kept=False).message
             status = StoppedError(kept=True).message
         else:
@@ -213,59 +216,18 @@ class ChatPanel:
         if not isinstance(error, GMIError):  # a bug keeps its traceback, in the log
             _log.error("chat panel worker failed", exc_info=error)
         partial = error.partial if isinstance(error, GMIError) else None
-        self._paint_live(partial or Reply(), notes=["Not added to the conversation."])
+        self._live.finish(partial or Reply(), ["Not added to the conversation."])
         if not self.input.value:
             self.input.value = text
 
-    def _reset_live(self, text: str) -> None:
-        self._user = text
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._tools: list[ToolBlock] = []
-        self._answer, self._thoughts = StreamingMarkdown(), StreamingMarkdown()
-        self._due: float | None = None  # None: the next delta repaints at once
-
     def _on_delta(self, delta: Delta) -> None:
-        """Collect a delta and repaint at a bounded rate; raise once Stop was pressed."""
+        """Pass a delta to the live reply; raise once Stop was pressed."""
         if self._stop.is_set():
             raise StopRequested
-        if delta.content:
-            self._text.append(delta.content)
-        if delta.reasoning:
-            self._reasoning.append(delta.reasoning)
-        now = time.monotonic()
-        if self._due is None or now >= self._due:
-            self._paint_streaming()
-            cost = time.monotonic() - now
-            self._due = now + max(self.min_interval, 3 * cost)
+        self._live.update(delta)
 
-    def _on_tool(self, result: ToolResult) -> None:
-        call = result.call
-        block = ToolBlock(call.name, call.arguments, result.output, result.seconds, result.error)
-        self._tools.append(block)
-        if "".join(self._text).strip():
-            self._text.append("\n\n")  # the next round's text starts a paragraph
-        self._paint_streaming()
-
-    def _paint_streaming(self) -> None:
-        page = reply_html(
-            "".join(self._text),
-            reasoning="".join(self._reasoning),
-            tools=self._tools,
-            streaming=True,
-            render=self._answer.render,
-            render_reasoning=self._thoughts.render,
-        )
-        self._show_live(page)
-
-    def _paint_live(self, reply: Reply, *, notes: list[str]) -> None:
-        """The final state of a reply that did not join the history."""
-        self._show_live(
-            reply_html(reply.text, reasoning=reply.reasoning, tools=self._tools, notes=notes)
-        )
-
-    def _show_live(self, page: str) -> None:
-        self.live.value = _style() + user_html(self._user) + _unstyled(page)
+    def _show_live(self, bundle: dict[str, str], _metadata: Any = None) -> None:
+        self.live.value = _style() + user_html(self._user) + _unstyled(bundle["text/html"])
 
 
 def show_panel(conversation: Conversation, **options: Any) -> ChatPanel:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,10 +20,12 @@ from ..errors import (
     StreamError,
     status_error,
 )
+from ..jsonsafe import JSONLimitError, loads_bounded
 from ..settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CACHE_DIR,
     DEFAULT_KEY_ENV,
+    DEFAULT_MAX_REPLY_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     find_api_key,
@@ -33,8 +34,9 @@ from ..settings import (
 from ..types import Delta, Message
 from .cache import CacheMode, ReplayTransport
 from .deltas import parse_chunk
+from .limits import ReplyMeter, read_capped, too_large
 from .retries import parse_retry_after, retry_after_too_long, retry_delay, should_retry
-from .sse import SSEDecoder
+from .sse import EventTooLarge, SSEDecoder
 
 T = TypeVar("T")
 MAX_ERROR_BODY = 64 * 1024
@@ -56,6 +58,7 @@ class GMIClient:
         key_env: str = DEFAULT_KEY_ENV,
         cache: CacheMode = "off",
         cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         self._api_key = api_key if api_key is not None else find_api_key(key_env)
         self.key_env = key_env
@@ -64,6 +67,7 @@ class GMIClient:
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         self.max_retries = max_retries
+        self.max_reply_bytes = max_reply_bytes  # text + reasoning + tool arguments; bodies
         if cache != "off":
             transport = ReplayTransport(cache_dir, cache, transport or httpx.HTTPTransport())
         self._http = httpx.Client(
@@ -165,7 +169,7 @@ class GMIClient:
             return APIConnectionError(f"Could not reach {self._host()}: {_reason(exc)}."), {}
         if response.status_code < 400:
             return response, response.headers
-        text = _read_error_body(response)
+        text = _read_error_body(response, deadline)
         return status_error(response.status_code, text, model=model, retries=retries), (
             response.headers
         )
@@ -233,38 +237,47 @@ class GMIClient:
         yield self._read_json(response, deadline)
 
     def _decode_stream(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(max_size=self.max_reply_bytes)
+        meter = ReplyMeter(self.max_reply_bytes)
         finished = received = False
-        for raw in response.iter_bytes():
+        for raw in response.iter_bytes():  # decoded (decompressed) bytes
             if time.monotonic() > deadline:
                 raise APITimeoutError(
                     f"No complete reply within {self.timeout:g} s (the deadline)."
                 )
-            for event in decoder.feed(raw):
+            meter.add_wire(len(raw))
+            for event in _events(decoder, raw):
                 if event.data.startswith("[DONE]"):
                     if not received:
                         raise StreamError("The server ended the reply without sending anything.")
                     return
                 received = True
                 delta = parse_chunk(_loads_chunk(event.data))
+                meter.add_delta(delta)
                 finished = finished or delta.finish_reason is not None
                 yield delta
         if not finished:
             raise StreamError("The reply stream ended before the reply was complete.")
 
     def _read_json(self, response: httpx.Response, deadline: float) -> Any:
-        chunks = []
         try:
-            for raw in response.iter_bytes():
-                chunks.append(raw)
-                if time.monotonic() > deadline:
-                    raise APITimeoutError(f"No complete reply within {self.timeout:g} s.")
+            body = read_capped(
+                response.iter_bytes(),  # decoded: a gzip bomb is stopped at the cap
+                limit=self.max_reply_bytes,
+                deadline=deadline,
+                timeout=self.timeout,
+            )
         finally:
             response.close()
+        reason = ""
         try:
-            return json.loads(b"".join(chunks))
+            return loads_bounded(body)
+        except JSONLimitError as error:
+            reason = f" ({error})"
         except ValueError:
-            raise StreamError("The server sent a reply that is not valid JSON.") from None
+            pass  # raised below, so the error holds no context with the raw reply
+        raise StreamError(f"The server sent a reply that is not valid JSON{reason}.")
+
 
 
 def checked_base_url(value: str) -> str:
@@ -297,26 +310,36 @@ def chat_body(
     return body
 
 
+def _events(decoder: SSEDecoder, raw: bytes) -> list[Any]:
+    try:
+        return decoder.feed(raw)
+    except EventTooLarge as error:
+        too_big = error.max_size
+    raise too_large(too_big, what="One event of the reply stream")
+
+
 def _loads_chunk(data: str) -> Any:
     try:
-        return json.loads(data)
+        return loads_bounded(data)
     except ValueError:
         preview = data[:60] + ("…" if len(data) > 60 else "")
         raise StreamError(f"The reply stream carried malformed data: {preview!r}") from None
 
 
-def _read_error_body(response: httpx.Response) -> str:
+def _read_error_body(response: httpx.Response, deadline: float) -> str:
+    """At most ``MAX_ERROR_BODY`` decoded bytes, read before ``deadline``; "" if none."""
+    raw = bytearray()
     try:
-        raw = b""
-        for chunk in response.iter_bytes():
-            raw += chunk
-            if len(raw) > MAX_ERROR_BODY:
-                break
-        return raw.decode("utf-8", errors="replace")
+        for chunk in response.iter_bytes():  # decoded: a gzip bomb stops at the cap
+            raw += chunk[: MAX_ERROR_BODY - len(raw)]
+            if len(raw) >= MAX_ERROR_BODY or time.monotonic() > deadline:
+                break  # the status is the error; a trickled or huge body is clipped
     except httpx.HTTPError:
-        return ""
+        pass
     finally:
         response.close()
+    return raw.decode("utf-8", errors="replace")
+
 
 
 def _reason(exc: Exception) -> str:

@@ -14,6 +14,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from gmi_magics import subcommands
+from gmi_magics.chat.options import RequestOptions
 from gmi_magics.display import widgets as widgets_module
 from gmi_magics.display.widgets import ChatPanel, StopRequested, error_line, show_panel
 from gmi_magics.errors import BudgetExceededError
@@ -144,9 +145,10 @@ def test_repaints_are_throttled(shell, server):
     seen: list[str] = []
     panel.live.observe(lambda change: seen.append(change["new"]), "value")
     send(panel, "Count")
-    # the user bubble, the first delta at once, then nothing until the reply moved away
-    assert len(seen) == 3, len(seen)
-    assert "gmi-cursor" in seen[1] and seen[2] == ""
+    # the user bubble, the live renderer's start and first delta at once, then nothing
+    # until the reply moved into the transcript
+    assert len(seen) == 4, len(seen)
+    assert "gmi-cursor" in seen[2] and "w0" in seen[2] and seen[3] == ""
     assert "w49" in panel.transcript.value
 
 
@@ -282,11 +284,11 @@ def test_no_stream_option(shell, server):
 def test_before_send_adds_options_or_refuses(shell, server):
     calls: list[str] = []
 
-    def before_send() -> dict[str, Any]:
+    def before_send() -> RequestOptions:
         calls.append("checked")
         if len(calls) > 1:
             raise BudgetExceededError("The token budget of 10 is spent.", hint="Ask.")
-        return {"temperature": 0.25}
+        return RequestOptions(params={"temperature": 0.25})
 
     server.enqueue(reply("Warm"))
     panel = ChatPanel(shell.conversation, before_send=before_send)
