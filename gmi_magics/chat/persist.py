@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -52,6 +53,13 @@ FORMAT = "gmi_magics.chat"
 VERSION = 1
 METADATA_KEYS = tuple(METADATA_CHECKS)
 MAX_FILE_BYTES = 64 * 2**20
+EXPORT_SUFFIXES = (".md", ".markdown", ".json")
+TRANSCRIPT_MARKER = "<!-- gmi_magics transcript -->"
+_OURS = re.compile(
+    r'\A\ufeff?\s*(?:\{\s*"format"\s*:\s*"gmi_magics\.chat"|'
+    + re.escape(TRANSCRIPT_MARKER)
+    + r"|\*Exported from gmi_magics at )"  # transcripts written before the marker
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -92,15 +100,19 @@ def save_threads(
     *,
     names: Sequence[str] | None = None,
     secrets: Sequence[str] = (),
+    force: bool = False,
 ) -> int:
-    """Write ``threads`` to ``path`` atomically; return the number of turns written."""
+    """Write ``threads`` to ``path`` atomically; return the number of turns written.
+
+    An existing file that gmi_magics did not write is replaced only with ``force``.
+    """
     document = dump_threads(threads, names=names)
     try:
         text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
     except (TypeError, ValueError) as error:
         raise PersistenceError(f"cannot save to {os.fspath(path)}: {error}") from error
     _refuse_secrets(text, secrets, path)
-    _write_atomic(path, text)
+    _write_atomic(path, text, force=force)
     return sum(len(thread["turns"]) for thread in document["threads"].values())
 
 
@@ -154,9 +166,11 @@ def _refuse_secrets(text: str, secrets: Sequence[str], path: PathLike) -> None:
             )
 
 
-def _write_atomic(path: PathLike, text: str) -> None:
+def _write_atomic(path: PathLike, text: str, *, force: bool) -> None:
     """Write a temp file beside ``path``, then ``os.replace`` it: never a partial file."""
     target = Path(path)
+    if not force:
+        _refuse_foreign(target)
     try:
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
@@ -168,6 +182,22 @@ def _write_atomic(path: PathLike, text: str) -> None:
             raise
     except OSError as error:
         raise PersistenceError(f"cannot write {target}: {error.strerror or error}") from error
+
+
+def _refuse_foreign(target: Path) -> None:
+    """Refuse to replace a non-empty file that is not a chat file or transcript of ours."""
+    try:
+        with target.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except (FileNotFoundError, IsADirectoryError):
+        return  # nothing to lose; a directory fails at os.replace with a clear error
+    except OSError as error:
+        raise PersistenceError(f"cannot check {target}: {error.strerror or error}") from error
+    if head.strip() and not _OURS.match(head):
+        raise PersistenceError(
+            f"refusing to overwrite {target}: gmi_magics did not write it",
+            hint="Choose another file name, or replace it on purpose with --force.",
+        )
 
 
 # -- loading ------------------------------------------------------------------
@@ -242,9 +272,9 @@ def _check_header(document: dict[str, Any], name: str) -> None:
 
 
 def export_markdown(threads: Mapping[str, Thread], *, names: Sequence[str] | None = None) -> str:
-    """A readable markdown transcript: a header line, then ``# Thread: name`` per thread."""
+    """A readable markdown transcript: our marker, a header line, ``# Thread: name`` each."""
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    parts = [f"*Exported from gmi_magics at {stamp}*"]
+    parts = [f"{TRANSCRIPT_MARKER}\n*Exported from gmi_magics at {stamp}*"]
     for name, thread in _select(threads, names).items():
         body = transcript_markdown(thread.turns, system=thread.system)
         parts.append(f"# Thread: {name}\n\n*Model: {thread.model}*\n\n{body}")
@@ -257,12 +287,22 @@ def export_path(
     names: Sequence[str] | None = None,
     *,
     secrets: Sequence[str] = (),
+    force: bool = False,
 ) -> int:
-    """Write ``.json`` (a loadable chat file) or markdown (anything else); return turns."""
-    if Path(path).suffix.lower() == ".json":
-        return save_threads(path, threads, names=names, secrets=secrets)
+    """Write ``.json`` (a loadable chat file) or ``.md``/``.markdown``; return turns.
+
+    Other names are refused; so is replacing a file gmi_magics did not write, unless ``force``.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise PersistenceError(
+            f"cannot export to {os.fspath(path)}: not a .md, .markdown or .json file name",
+            hint="Export a transcript to e.g. chat.md, or a loadable chat file to chat.json.",
+        )
+    if suffix == ".json":
+        return save_threads(path, threads, names=names, secrets=secrets, force=force)
     chosen = _select(threads, names)
     text = export_markdown(chosen)
     _refuse_secrets(text, secrets, path)
-    _write_atomic(path, text)
+    _write_atomic(path, text, force=force)
     return sum(len(thread.turns) for thread in chosen.values())

@@ -279,7 +279,6 @@ class GMIClient:
         raise StreamError(f"The server sent a reply that is not valid JSON{reason}.")
 
 
-
 def checked_base_url(value: str) -> str:
     """A usable http(s) base URL (trailing slash removed), or a ConfigurationError."""
     text = (value or DEFAULT_BASE_URL).strip().rstrip("/")
@@ -339,7 +338,6 @@ def _read_error_body(response: httpx.Response, deadline: float) -> str:
     finally:
         response.close()
     return raw.decode("utf-8", errors="replace")
-
 
 
 def _reason(exc: Exception) -> str:

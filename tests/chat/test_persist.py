@@ -386,7 +386,7 @@ def test_unwritable_directory(tmp_path: Path) -> None:
 def test_markdown_export_contains_every_turn(tmp_path: Path) -> None:
     threads = _threads()
     text = export_markdown(threads)
-    assert text.startswith("*Exported from gmi_magics at ")
+    assert text.startswith("<!-- gmi_magics transcript -->\n*Exported from gmi_magics at ")
     for name, thread in threads.items():
         assert f"# Thread: {name}" in text
         for turn in thread.turns:
@@ -402,3 +402,57 @@ def test_export_path_by_suffix(tmp_path: Path) -> None:
     assert "# Thread: side chat" in (tmp_path / "chat.md").read_text(encoding="utf-8")
     assert export_path(tmp_path / "chat.json", threads, ["default"]) == 1
     assert list(load_threads(tmp_path / "chat.json")) == ["default"]
+
+
+# -- overwriting --------------------------------------------------------------
+
+FOREIGN = {
+    "notebook.json": '{"cells": [], "metadata": {}, "nbformat": 4}',
+    "notes.md": "# My notes\n\nhand written\n",
+    "data.json": '[{"format": "gmi_magics.chat"}]',
+    "late-marker.md": "text first\n<!-- gmi_magics transcript -->\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN))
+def test_a_file_we_did_not_write_is_never_replaced(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(FOREIGN[name], encoding="utf-8")
+    with pytest.raises(PersistenceError, match="refusing to overwrite") as caught:
+        export_path(path, _threads())
+    assert "--force" in caught.value.hint
+    if name.endswith(".json"):
+        with pytest.raises(PersistenceError, match="refusing to overwrite"):
+            save_threads(path, _threads())
+    assert path.read_text(encoding="utf-8") == FOREIGN[name]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    export_path(path, _threads(), force=True)
+    assert "# Thread: default" in path.read_text(encoding="utf-8") or load_threads(path)
+
+
+@pytest.mark.parametrize("name", ["chat.md", "chat.markdown", "chat.json", "CHAT.MD"])
+def test_our_own_files_and_empty_files_are_replaced(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("", encoding="utf-8")
+    assert export_path(path, _threads(), ["empty"]) == 0
+    assert export_path(path, _threads()) == 3
+    assert export_path(path, _threads(), ["default"]) == 1
+    if name.endswith(".json"):
+        assert save_threads(path, _threads()) == 3
+        assert list(load_threads(path)) == list(_threads())
+    else:
+        assert "# Thread: empty" not in path.read_text(encoding="utf-8")
+
+
+def test_transcripts_written_before_the_marker_count_as_ours(tmp_path: Path) -> None:
+    path = tmp_path / "old.md"
+    path.write_text("*Exported from gmi_magics at 2025-01-01T00:00:00+00:00*\n", encoding="utf-8")
+    export_path(path, _threads())
+    assert path.read_text(encoding="utf-8").startswith("<!-- gmi_magics transcript -->")
+
+
+@pytest.mark.parametrize("name", ["analysis.ipynb", "chat.txt", "chat", "chat.py", "x.md.bak"])
+def test_export_refuses_other_file_names(tmp_path: Path, name: str) -> None:
+    with pytest.raises(PersistenceError, match=r"not a \.md, \.markdown or \.json file name"):
+        export_path(tmp_path / name, _threads(), force=True)
+    assert list(tmp_path.iterdir()) == []
