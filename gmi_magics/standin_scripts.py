@@ -7,16 +7,19 @@ its stream of chunks, and picks the canned answer when nothing is enqueued. Stdl
 
 from __future__ import annotations
 
+import gzip as gzip_module
 import json
 import math
+import struct
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
-    "DISCONNECT", "DONE", "KEEPALIVE", "SSE", "Delay", "Reply", "SSEItem", "Script",
-    "Status", "UsageArg", "canned_reply", "chunk", "default_script", "delay", "hang",
-    "merge_tool_calls", "reply", "sse", "status",
+    "DISCONNECT", "DONE", "KEEPALIVE", "SSE", "Delay", "Endless", "Reply", "SSEItem",
+    "Script", "Status", "UsageArg", "canned_reply", "chunk", "default_script", "delay",
+    "endless", "gzip_bomb", "hang", "merge_tool_calls", "reply", "sse", "status",
 ]  # fmt: skip
 
 UsageArg = dict[str, Any] | None | Literal["auto"]
@@ -61,6 +64,8 @@ class Status:
     code: int
     body: bytes
     headers: tuple[tuple[str, str], ...]
+    trickle: float = 0.0  # > 0: the body is sent one byte at a time, this far apart
+    echo_headers: bool = False  # the request's headers are sent back as response headers
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,18 @@ class SSE:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-Script = Reply | Status | SSE | Delay
+@dataclass(frozen=True)
+class Endless:
+    """A 200 stream that never ends by itself; built by :func:`endless`."""
+
+    item: bytes
+    prefix: bytes = b""
+    seconds: float = 10.0
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Script = Reply | Status | SSE | Delay | Endless
+ENDLESS_CHUNK = 'data: {"choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n' % ("x" * 900)
 
 
 def _pieces(value: str | list[str]) -> tuple[str, ...]:
@@ -117,15 +133,69 @@ def status(
     *,
     headers: dict[str, str] | None = None,
     content_type: str | None = None,
+    gzip: bool = False,
+    trickle: float = 0.0,
+    echo_headers: bool = False,
 ) -> Status:
-    """Any complete response: a dict body is sent as JSON, str/bytes as plain text."""
+    """Any complete response: a dict body is sent as JSON, str/bytes as plain text.
+
+    ``gzip`` compresses the body (``Content-Encoding: gzip``; to send bytes that are
+    already compressed, such as a :func:`gzip_bomb`, pass that header yourself);
+    ``trickle`` sends the body one byte at a time, ``trickle`` seconds apart;
+    ``echo_headers`` sends the request's headers back as response headers.
+    """
     if isinstance(body, dict):
         data, default_type = json.dumps(body).encode(), "application/json"
     else:
         data = body.encode() if isinstance(body, str) else body
         default_type = "text/plain; charset=utf-8"
     all_headers = {"Content-Type": content_type or default_type, **(headers or {})}
-    return Status(code, data, tuple(all_headers.items()))
+    if gzip:
+        data = gzip_module.compress(data, mtime=0)
+        all_headers["Content-Encoding"] = "gzip"
+    return Status(code, data, tuple(all_headers.items()), trickle, echo_headers)
+
+
+def endless(
+    item: SSEItem = "data: "
+    + '{"choices":[{"index":0,"delta":{"content":"'
+    + "x" * 900
+    + '"}}]}\n\n',
+    *,
+    prefix: SSEItem = b"",
+    seconds: float = 10.0,
+    headers: dict[str, str] | None = None,
+) -> Endless:
+    """A stream that repeats ``item`` as fast as it can, after ``prefix``.
+
+    It stops when the client hangs up, the server stops, or after ``seconds``. The
+    default item is a content chunk of 900 characters; ``endless(b"x" * 65536,
+    prefix=b"data: ")`` is one line that never ends.
+    """
+    return Endless(
+        _encode_item(item), _encode_item(prefix), seconds, tuple((headers or {}).items())
+    )
+
+
+def gzip_bomb(size: int, *, fill: bytes = b" ", prefix: bytes = b"") -> bytes:
+    """A gzip body that inflates to ``prefix`` plus ``size`` bytes of ``fill`` (~1000:1).
+
+    Built from one compressed 1 MiB block repeated after full flushes, so a
+    1 GiB bomb (~1 MB compressed) takes well under a second to make.
+    """
+    block_size = 1 << 20
+    block = (fill * (block_size // len(fill) + 1))[:block_size]
+    count = max(1, size // block_size)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip framing
+    head = packer.compress(prefix) + packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    repeated = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    final_block = packer.flush()[:-8]  # the trailer is rewritten for the whole body
+    crc = zlib.crc32(prefix)
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    total = len(prefix) + count * block_size
+    trailer = struct.pack("<II", crc, total & 0xFFFFFFFF)
+    return head + repeated * (count - 1) + final_block + trailer
 
 
 def sse(*items: SSEItem, status: int = 200, headers: dict[str, str] | None = None) -> SSE:

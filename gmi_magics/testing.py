@@ -25,6 +25,7 @@ from .standin_scripts import (
     KEEPALIVE,
     SSE,
     Delay,
+    Endless,
     Reply,
     Script,
     Status,
@@ -35,6 +36,8 @@ from .standin_scripts import (
     chunk,
     default_script,
     delay,
+    endless,
+    gzip_bomb,
     hang,
     reply,
     sse,
@@ -46,7 +49,7 @@ from .standin_scripts import merge_tool_calls as merge_tool_calls
 
 __all__ = [
     "DISCONNECT", "DONE", "KEEPALIVE", "RecordedRequest", "StandInServer",
-    "chunk", "delay", "hang", "reply", "sse", "status",
+    "chunk", "delay", "endless", "gzip_bomb", "hang", "reply", "sse", "status",
 ]  # fmt: skip
 
 DEFAULT_MODELS = [
@@ -55,6 +58,7 @@ DEFAULT_MODELS = [
     "Qwen/Qwen3-32B",
 ]
 CHAT_PATH = "/v1/chat/completions"
+NOT_ECHOED = {"host", "content-length", "content-type", "transfer-encoding", "connection"}
 MODELS_PATH = "/v1/models"
 
 
@@ -101,6 +105,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
+    _request_headers: dict[str, str]
 
     def log_message(self, format: str, *args: Any) -> None:
         """No request logs on stderr."""
@@ -116,6 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         record = owner._record(self.command, self.path, dict(self.headers.items()), body)
         path = self.path.split("?", 1)[0]
+        self._request_headers = record.headers
         if self.command == "POST" and path == CHAT_PATH:
             self._play(owner._next_chat_script(record), record.json)
         elif self.command == "GET" and path == MODELS_PATH:
@@ -135,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
             script = canned_reply(request)
         if isinstance(script, Status):
             self._send_complete(script)
+        elif isinstance(script, Endless):
+            self._play_endless(script)
         elif isinstance(script, Reply):
             self._play_reply(script, request)
         else:
@@ -144,9 +152,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(script.code)
         for name, value in script.headers:
             self.send_header(name, value)
+        if script.echo_headers:
+            for name, value in self._request_headers.items():
+                if name not in NOT_ECHOED:
+                    self.send_header(name, value)
         self.send_header("Content-Length", str(len(script.body)))
         self.end_headers()
-        self.wfile.write(script.body)
+        if script.trickle <= 0:
+            self.wfile.write(script.body)
+            return
+        for index in range(len(script.body)):  # bounded by the body's length
+            if self.server.owner.stopping.is_set():
+                self._disconnect()
+                return
+            self.wfile.write(script.body[index : index + 1])
+            self.wfile.flush()
+            self._wait(script.trickle)
+
+    def _play_endless(self, script: Endless) -> None:
+        """Repeat the item in ~64 KB writes until the client hangs up or time is up."""
+        self._start_stream(200, script.headers)
+        self._write_chunk(script.prefix)
+        batch = script.item * max(1, 65536 // max(1, len(script.item)))
+        end = time.monotonic() + script.seconds
+        while time.monotonic() < end and not self.server.owner.stopping.is_set():
+            try:
+                self._write_chunk(batch)
+            except OSError:  # the client hung up: the normal way this ends
+                return
+        self._disconnect()
 
     def _play_reply(self, script: Reply, request: dict[str, Any]) -> None:
         model = script.model or str(request.get("model") or "stand-in")
@@ -277,7 +311,7 @@ class StandInServer:
     def enqueue(self, *scripts: Script) -> None:
         """Queue responses for chat requests, consumed FIFO, one per request."""
         for script in scripts:
-            if not isinstance(script, Reply | Status | SSE | Delay):
+            if not isinstance(script, Reply | Status | SSE | Delay | Endless):
                 raise TypeError(f"not a stand-in script: {script!r}")
         with self._lock:
             self._chat_queue.extend(scripts)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse"]
+__all__ = ["EventTooLarge", "SSEDecoder", "ServerSentEvent", "iter_sse"]
 
 _EOL = re.compile(rb"\r\n|\r|\n")
 _BOM = b"\xef\xbb\xbf"
@@ -30,10 +30,24 @@ class ServerSentEvent(NamedTuple):
     retry: int | None = None
 
 
-class SSEDecoder:
-    """Feed raw bytes as they arrive; get complete events back."""
+class EventTooLarge(ValueError):
+    """One line or one event passed the decoder's ``max_size``."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int) -> None:
+        super().__init__(f"an event-stream line or event passed {max_size} bytes")
+        self.max_size = max_size
+
+
+class SSEDecoder:
+    """Feed raw bytes as they arrive; get complete events back.
+
+    With ``max_size``, a line or an event's data longer than that many bytes raises
+    ``EventTooLarge`` instead of being buffered without end.
+    """
+
+    def __init__(self, max_size: int | None = None) -> None:
+        self.max_size = max_size
+        self._size = 0  # bytes of data buffered for the current event
         self._buf = bytearray()  # partial line (no terminator seen yet)
         self._skip_lf = False  # last chunk ended in CR: drop a leading LF
         self._at_start = True  # BOM may still be stripped from the first line
@@ -59,12 +73,14 @@ class SSEDecoder:
             return []
         if b"\n" not in chunk and b"\r" not in chunk:  # no line ends: keep buffering
             self._buf += chunk
+            self._check(len(self._buf))
             return []
         if self._buf:  # joined once per completed line, so long lines stay linear
             chunk = bytes(self._buf) + chunk
             self._buf.clear()
         lines = _EOL.split(chunk) if b"\r" in chunk else chunk.split(b"\n")
         self._buf += lines.pop()  # the unterminated rest (b"" after a line end)
+        self._check(len(self._buf))
         events = []
         for raw in lines:
             event = self._line(raw)
@@ -79,8 +95,13 @@ class SSEDecoder:
         self._reset()
         return []
 
+    def _check(self, size: int) -> None:
+        if self.max_size is not None and size > self.max_size:
+            raise EventTooLarge(self.max_size)
+
     def _reset(self) -> None:
         self._event, self._data, self._fields = "", [], False
+        self._size = 0
 
     def _line(self, raw: bytes) -> ServerSentEvent | None:
         if self._at_start:
@@ -99,6 +120,8 @@ class SSEDecoder:
             self._event = value
         elif name == "data":
             self._data.append(value)
+            self._size += len(value) + 1
+            self._check(self._size)
         elif name == "id" and "\0" not in value:
             self._last_id = value
         elif name == "retry" and value.isascii() and value.isdigit():
