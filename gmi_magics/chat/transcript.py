@@ -13,7 +13,7 @@ def turn_markdown(turn: Turn, number: int) -> str:
     marker = "\n\n*(interrupted: partial reply)*" if turn.interrupted else ""
     tools = _tool_lines(turn)
     return (
-        f"#### {number}. You\n\n{turn.user}\n\n"
+        f"#### {number}. You\n\n{turn.shown_user()}\n\n"
         f"#### {number}. Assistant{model}{tools}\n\n{turn.reply.text}{marker}"
     )
 
