@@ -13,8 +13,9 @@ Rules:
 - ``{{ref}}`` becomes the literal ``{ref}`` when ``ref``'s root is defined (the
   escape is only needed then); every other ``{{`` or ``}}`` is left alone, so
   nested JSON and dict literals survive.
-- LaTeX groups are skipped: a ``{`` directly after ``\\``, ``\\command``, ``^``
-  or ``_``, or after the ``}`` closing such a group (``\\frac{a}{b}``).
+- LaTeX groups are skipped: a ``{`` directly after ``\\``, ``\\command`` (spaces
+  allowed), ``^`` or ``_``, or after the ``}`` or ``]`` closing such a group
+  (``\\frac{a}{b}``, ``\\sqrt[n]{x}``).
 - Markdown code is sent verbatim: fenced blocks (three or more backticks or
   tildes, indented up to three spaces, with any info string; an unclosed fence
   runs to the end) and inline code spans of any number of backticks.
@@ -57,7 +58,7 @@ _ITEM = rf"(?:{_BOUND}:{_BOUND}(?::{_BOUND})?|{_KEY})"
 _SUBSCRIPT = rf"\[{_ITEM}(?:, *{_ITEM})*,?\]"
 _REFERENCE = rf"{_IDENT}(?:\.{_IDENT}|{_SUBSCRIPT})*"
 _PATTERN = re.compile(rf"\{{\{{(?P<escaped>{_REFERENCE})\}}\}}|\{{(?P<reference>{_REFERENCE})\}}")
-_COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\*?$")
+_COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\*?[ \t]*$")  # \frac{ or \frac {
 _ROOT = re.compile(_IDENT)
 _MAX_REASON = 200
 _MAX_GROUPS = 9  # LaTeX macros take at most nine arguments
@@ -365,12 +366,14 @@ def _root(expression: str) -> str:
 
 
 def _after_latex(text: str, position: int) -> bool:
-    """True when the ``{`` at ``position`` opens a LaTeX argument."""
-    for _ in range(_MAX_GROUPS):  # \frac{a}{b}: follow "}{" back to the command
+    """True when the ``{`` at ``position`` opens a LaTeX argument: right after ``\\``,
+    ``^``, ``_`` or a ``\\command`` (spaces allowed), or after a ``{...}`` or
+    ``[...]`` group that itself follows one (``\\frac{a}{b}``, ``\\sqrt[n]{x}``)."""
+    for _ in range(_MAX_GROUPS):  # follow "}{" and "]{" back to the command
         previous = text[position - 1] if position else ""
         if previous and previous in "\\^_":
             return True
-        if previous != "}":
+        if previous not in ("}", "]"):
             start = max(0, position - 64)
             return _COMMAND_BEFORE.search(text, start, position) is not None
         opening = _matching_open(text, position - 1)
@@ -381,12 +384,15 @@ def _after_latex(text: str, position: int) -> bool:
 
 
 def _matching_open(text: str, close: int) -> int | None:
-    """Index of the ``{`` matching the ``}`` at ``close``, looking a bounded way back."""
+    """Index of the ``{`` or ``[`` matching the ``}`` or ``]`` at ``close``, looking a
+    bounded way back."""
+    closer = text[close]
+    opener = "{" if closer == "}" else "["
     depth = 0
     for index in range(close, max(-1, close - _MAX_GROUP_CHARS), -1):
-        if text[index] == "}":
+        if text[index] == closer:
             depth += 1
-        elif text[index] == "{":
+        elif text[index] == opener:
             depth -= 1
             if depth == 0:
                 return index

@@ -126,7 +126,7 @@ SILENT = [
     r"\sqrt{a^2 + b^2}",
     r"x^{n+1} and x_{a-b}",
     r"e^{-a}",
-    # (item 4) r"\sqrt[n]{a + b}",
+    r"\sqrt[n]{a + b}",
     r"\left\{a + b\right\}",
     r"\mathbf{f(xs)}",
     # other braces
