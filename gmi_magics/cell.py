@@ -23,6 +23,7 @@ from .tools.schema import ToolSchemaError
 from .types import Reply, ToolCall
 
 MAX_CELL_CHARS = 1_000_000
+MAX_PROMPT_CHARS = 2_000
 JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."  # sent, never in history
 
 
@@ -175,17 +176,48 @@ def _namespace_callable(namespace: dict[str, Any], name: str) -> Any:
 def ask_before_tool_call(call: ToolCall) -> bool:
     """``--confirm``: ask the user (kernel stdin) before running a tool call."""
     try:
-        answer = builtins.input(f"Run {call.name}({call.arguments})? [y/N] ")
+        answer = builtins.input(f"Run {confirm_prompt(call)}? [y/N] ")
     except Exception:  # a frontend without stdin cannot confirm: decline
         return False
     return answer.strip().lower() in ("y", "yes")
 
 
+def confirm_prompt(call: ToolCall) -> str:
+    """``name({...})`` on one printable line: the arguments as parsed, re-serialised."""
+    try:
+        shown = json.dumps(json.loads(call.arguments), ensure_ascii=True)
+    except (ValueError, RecursionError):
+        shown = ascii(call.arguments)
+    name = "".join(c for c in call.name if c.isprintable())
+    return f"{name}({shown[:MAX_PROMPT_CHARS]}{'…' if len(shown) > MAX_PROMPT_CHARS else ''})"
+
+
+def last_error() -> BaseException | None:
+    """The exception of the last failed cell, if any."""
+    error = getattr(sys, "last_value", None) or getattr(sys, "last_exc", None)
+    return error if isinstance(error, BaseException) else None
+
+
+def own_error_explanation(error: BaseException) -> str | None:
+    """For a failure of %gmi itself (not the user's code): what happened and what to do."""
+    if not isinstance(error, (UsageError, GMIError)):
+        return None
+    message = error.message if isinstance(error, GMIError) else str(error)
+    hint = getattr(error, "hint", "") or "See %%gmi? for the options."
+    return (
+        f"The last error came from %gmi itself, not from your code, so there is nothing to "
+        f"send: {type(error).__name__}: {message}\nWhat to do: {hint}"
+    )
+
+
 def last_error_report(shell: Any) -> str:
     """The prompt for ``--error`` / ``%gmi explain`` from the last exception."""
-    error = getattr(sys, "last_value", None) or getattr(sys, "last_exc", None)
-    if error is None or isinstance(error, (UsageError, GMIError)):
+    error = last_error()
+    if error is None:
         raise UsageError("No error to explain yet: run the failing cell first.")
+    explanation = own_error_explanation(error)
+    if explanation is not None:
+        raise UsageError(explanation.replace("\n", " "))
     cell_files = getattr(getattr(shell, "compile", None), "_filename_map", {})
     return exception_report(error, lambda filename: filename in cell_files)
 

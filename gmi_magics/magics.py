@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tokenize
 from functools import cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -28,23 +30,50 @@ if TYPE_CHECKING:
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
     *("save", "load", "export", "usage", "explain", "tools", "panel"),
-)
+)  # and "ask", which always asks
 
 
 def keep_question_marks(lines: list[str]) -> list[str]:
     """Input transformer: ``%gmi why?`` is a question, not IPython's ``?`` help.
 
-    Rewrites each ``%gmi ...?`` line of a cell into an explicit call before
-    IPython's help-end transformer sees the trailing question mark.
+    Rewrites each ``%gmi ...?`` line that starts a statement into an explicit call
+    before IPython's help-end transformer sees the trailing question mark; lines
+    inside a string literal or an open bracket are left alone.
     """
     if not lines or lines[0].startswith("%%"):
         return lines  # a cell magic's body is its own business
-    return [_explicit_call(line) for line in lines]
+    if not any(_is_question_line(line) for line in lines):
+        return lines
+    out: list[str] = []
+    for line in lines:
+        starts = _starts_statement([*out, "pass\n"]) if _is_question_line(line) else False
+        out.append(_explicit_call(line) if starts else line)
+    return out
+
+
+def _is_question_line(line: str) -> bool:
+    return line.startswith("%gmi ") and line.rstrip().endswith("?")
+
+
+def _starts_statement(lines: list[str]) -> bool:
+    """Whether the last line of ``lines`` starts a new statement (Python tokenizer)."""
+    source = "".join(_neutral(line) for line in lines)
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(source).readline):
+            pass
+    except (tokenize.TokenError, SyntaxError):
+        return False  # inside a string or a bracket: not ours to touch
+    return True
+
+
+def _neutral(line: str) -> str:
+    """Magic and shell lines as ``pass`` so the tokenizer sees plain Python."""
+    if line.lstrip().startswith(("%", "!")):
+        return line[: len(line) - len(line.lstrip())] + "pass\n"
+    return line if line.endswith("\n") else line + "\n"
 
 
 def _explicit_call(line: str) -> str:
-    if not line.startswith("%gmi ") or not line.rstrip().endswith("?"):
-        return line
     argument = line[len("%gmi ") :].rstrip("\n")
     return f"get_ipython().run_line_magic('gmi', {argument!r})\n"
 
@@ -211,6 +240,26 @@ class GMIMagics(Magics):
             return "text"  # terminal IPython
         return "html" if frontend_shows_updates(self.shell) else "text"
 
+    def _line(self, line: str) -> tuple[Any, str]:
+        """``%gmi …``: a subcommand (run here; ``None`` back), or options and a question.
+
+        A line ending in ``?`` is a question, and so is anything after ``ask``;
+        a subcommand only when the line fits its grammar exactly.
+        """
+        stripped = line.strip()
+        name, _, rest = stripped.partition(" ")
+        if name == "ask":
+            return self._parse(""), rest.strip()
+        question = stripped.endswith("?")
+        fits = name in SUBCOMMANDS and _core().is_subcommand(name, rest, self.shell.user_ns)
+        if fits and not question:
+            _core().run_subcommand(self, name, rest)
+            return None, ""
+        if not stripped.startswith("-"):
+            return self._parse(""), stripped
+        args = self._parse(line)
+        return args, " ".join(args.question)
+
     def _parse(self, line: str) -> Any:
         """Parse options; quoted values lose their quotes, apostrophes in words stay."""
         args = parse_argstring(self.gmi, line)
@@ -250,19 +299,18 @@ class GMIMagics(Magics):
         Cell mode: the cell is the message.  Line mode: ``%gmi <question>``, or
         ``%gmi <subcommand>``: history, reset, undo, retry, models, config, last,
         chats, system, save, load, export, usage, explain, tools, panel (each
-        takes ``--chat NAME``).  ``{name}`` in the message is replaced by the value of
-        ``name`` from the notebook (``--no-interpolate`` turns this off).
+        takes ``--chat NAME``) when the line fits it exactly; a line ending in
+        ``?`` is always a question, and ``%gmi ask <anything>`` always asks.
+        ``{name}`` in the message is replaced by the value of ``name`` from the
+        notebook (``--no-interpolate`` turns this off).
         """
-        name, _, rest = line.strip().partition(" ")
-        if cell is None and name in SUBCOMMANDS and _core().is_subcommand(name, rest):
-            _core().run_subcommand(self, name, rest)
-            return None
-        if cell is None and not line.lstrip().startswith("-"):
-            args, text = self._parse(""), line
+        if cell is None:
+            args, text = self._line(line)
+            if args is None:
+                return None
         else:
-            args = self._parse(line)
-            if cell is not None and args.question:
+            args, text = self._parse(line), cell
+            if args.question:
                 raise UsageError(f"Unexpected words after %%gmi: {' '.join(args.question)!r}")
-            text = cell if cell is not None else " ".join(args.question)
         _core().run_cell(self, args, text)
         return None

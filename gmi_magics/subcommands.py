@@ -6,19 +6,28 @@ import argparse
 import json
 import shlex
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from .cell import Host, ask, last_error_report, request_options, tool_registry
+from .cell import (
+    Host,
+    ask,
+    last_error,
+    last_error_report,
+    own_error_explanation,
+    request_options,
+    tool_registry,
+)
 from .chat.options import RequestOptions
 from .chat.persist import export_path, load_threads, save_threads
 from .chat.transcript import transcript_markdown
 from .display.markup import reply_html
 from .settings import DEFAULT_CHAT, find_api_key
 
+FILE_SUFFIXES = {"save": (".json",), "load": (".json",), "export": (".md", ".markdown", ".json")}
 REPLAYED_PARAMS = (
     *("temperature", "max_tokens", "response_format", "top_p", "stop"),
     *("presence_penalty", "frequency_penalty", "seed"),
@@ -30,22 +39,36 @@ def run_subcommand(host: Host, name: str, rest: str) -> None:
     SUBCOMMANDS[name][1](host, _parse(name, rest))
 
 
-def is_subcommand(name: str, rest: str) -> bool:
-    """Whether ``%gmi <name> <rest>`` is a subcommand call rather than a question.
+def is_subcommand(name: str, rest: str, namespace: Mapping[str, Any]) -> bool:
+    """Whether ``%gmi <name> <rest>`` fits that subcommand's grammar exactly.
 
-    ``%gmi history of Rome?`` is a question: its words don't parse as options.
-    Anything with an option (``--chat x``) is treated as a subcommand, so typos in
-    options are reported instead of being sent to the model.
+    Anything else is a question: ``%gmi history of Rome``, ``%gmi save time?`` (a
+    line ending in ``?`` never reaches here).  A line whose words start with an
+    option (``--chat x``) is a subcommand, so typos in options are reported.
     """
     if name not in SUBCOMMANDS:
         return False
-    if name == "system" or rest.lstrip().startswith("-"):
+    if rest.lstrip().startswith("-"):
         return True
     try:
-        _parse(name, rest)
+        args = _parse(name, rest)
     except UsageError:
         return False
-    return True
+    return _fits(name, args, rest, namespace)
+
+
+def _fits(name: str, args: argparse.Namespace, rest: str, namespace: Mapping[str, Any]) -> bool:
+    """The words of a parsed line are what ``name`` takes (files, tool names, a quote)."""
+    words = list(getattr(args, "words", []))
+    if name == "system":  # nothing, or one quoted text
+        text = rest.strip()
+        return not text or (len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"")
+    if name in FILE_SUFFIXES:
+        return len(words) == 1 and words[0].lower().endswith(FILE_SUFFIXES[name])
+    if name == "tools":
+        names = [n for word in words for n in word.split(",") if n]
+        return all(n == "none" or callable(namespace.get(n)) for n in names)
+    return not words
 
 
 def _parse(name: str, text: str) -> argparse.Namespace:
@@ -181,9 +204,12 @@ def _chats(host: Host, _: argparse.Namespace) -> None:
 
 def _system(host: Host, args: argparse.Namespace) -> None:
     thread = _thread(host, args)
-    if args.words:
-        thread.system = " ".join(args.words)  # "" clears it, also against the config
-    print(f"System prompt of {_chat(args)!r}: {thread.system!r}")
+    if not args.words:
+        print(f"System prompt of {_chat(args)!r}: {thread.system!r}")
+        return
+    thread.system = " ".join(args.words)  # "" clears it, also against the config
+    done = f"set to {thread.system!r}" if thread.system else "cleared"
+    print(f"System prompt of {_chat(args)!r} {done}.")
 
 
 def _save(host: Host, args: argparse.Namespace) -> None:
@@ -230,6 +256,11 @@ def _usage(host: Host, _: argparse.Namespace) -> None:
 
 
 def _explain(host: Host, args: argparse.Namespace) -> None:
+    error = last_error()
+    explanation = own_error_explanation(error) if error is not None else None
+    if explanation is not None:  # e.g. a 401 from the cell before: explained here
+        print(explanation)
+        return
     settings = host.settings()
     options = request_options(
         host, chat=_chat(args), tools=None, confirm=False, stream=settings.stream

@@ -362,7 +362,7 @@ def test_system_subcommand_sets_and_shows_a_threads_prompt(shell, server):
 
 
 def test_system_subcommand_keeps_apostrophes(shell, server):
-    result = shell.run("%gmi system Don't give the answer away")
+    result = shell.run('%gmi system "Don\'t give the answer away"')
     assert result.success, one_error_line(result)
     server.enqueue(reply("ok"))
     shell.run("%%gmi\nQ")

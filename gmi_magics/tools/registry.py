@@ -206,6 +206,13 @@ def _clip(text: str, max_chars: int) -> str:
     return text[:max_chars] + marker
 
 
+MAX_CALLS_PER_ROUND = 16
+TOO_MANY_CALLS = (
+    f"not run: at most {MAX_CALLS_PER_ROUND} tool calls run in one round; "
+    "ask for the rest in the next round."
+)
+
+
 def run_tool_call(
     call: ToolCall,
     registry: ToolRegistry,
@@ -236,8 +243,14 @@ def run_tool_calls(
     serialise: Callable[[Any], str] = default_serialise,
     confirm: Callable[[ToolCall], bool] | None = None,
 ) -> list[ToolResult]:
-    """Run ``calls`` one after another, in order."""
-    return [run_tool_call(call, registry, serialise=serialise, confirm=confirm) for call in calls]
+    """Run ``calls`` one after another, in order; past ``MAX_CALLS_PER_ROUND`` none runs."""
+    results = []
+    for number, call in enumerate(calls):
+        if number >= MAX_CALLS_PER_ROUND:
+            results.append(_failed(call, TOO_MANY_CALLS))
+        else:
+            results.append(run_tool_call(call, registry, serialise=serialise, confirm=confirm))
+    return results
 
 
 def _parse_arguments(text: str) -> dict[str, Any] | str:

@@ -1028,3 +1028,49 @@ def test_setting_unknown_default_tools_is_refused(shell, server):
     result = shell.run("%gmi tools --chat x nosuch")
     assert not result.success and "nosuch" in result.everything
     assert "x" not in shell.magics.session.thread_tools
+
+
+# -- hardening: caps, prompts, retry --------------------------------------------------
+
+
+def test_at_most_16_tool_calls_run_in_one_round(shell, server, weather):
+    many = [d for i in range(40) for d in call_deltas(f"call_{i}", index=i, pieces=1)]
+    server.enqueue(tool_reply(*many), reply("done"))
+    ask_weather(shell)
+    assert len(weather) == 16
+    sent = messages(server, 1)
+    not_run = [m for m in sent if m["role"] == "tool" and "not run" in m["content"]]
+    assert len(not_run) == 24, "every call still gets an answer, in order"
+
+
+@pytest.mark.parametrize("arguments", ['{"city": "Qing\\rdao"}', '{"city": "\\u001b[2J"}'])
+def test_confirm_prompt_is_one_printable_line(shell, server, weather, answers, arguments):
+    queue, prompts = answers
+    queue.append("n")
+    server.enqueue(tool_reply(*call_deltas(arguments=arguments)), reply("ok"))
+    ask_weather(shell, "--confirm --tools query_weather")
+    [prompt] = prompts
+    assert prompt.startswith("Run query_weather(")
+    assert all(c.isprintable() for c in prompt), repr(prompt)
+
+
+def test_retry_asks_again_before_running_a_confirmed_tool(shell, server, weather, answers):
+    queue, prompts = answers
+    queue.extend(["n", "n"])
+    server.enqueue(tool_reply(*call_deltas()), reply("declined"))
+    ask_weather(shell, "--confirm --tools query_weather")
+    server.enqueue(tool_reply(*call_deltas()), reply("declined again"))
+    result = shell.run("%gmi retry")
+    assert result.success, result.error
+    assert weather == [], "a declined call must not run on retry without asking"
+    assert len(prompts) == 2
+
+
+def test_retry_that_fails_before_sending_keeps_the_turn(shell, server, weather):
+    server.enqueue(tool_reply(*call_deltas()), reply(ANSWER))
+    ask_weather(shell)
+    shell.run("query_weather = 42")  # the tool's name reused for data
+    before = [(t.user, t.reply.text) for t in shell.conversation.turns]
+    result = shell.run("%gmi retry")
+    assert not result.success
+    assert [(t.user, t.reply.text) for t in shell.conversation.turns] == before
