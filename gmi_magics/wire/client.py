@@ -34,7 +34,7 @@ from ..settings import (
 from ..types import Delta, Message
 from .cache import CacheMode, ReplayTransport
 from .deltas import parse_chunk
-from .limits import ReplyMeter, read_capped, too_large
+from .limits import WIRE_FACTOR, ReplyMeter, read_capped, too_large
 from .retries import parse_retry_after, retry_after_too_long, retry_delay, should_retry
 from .sse import EventTooLarge, SSEDecoder
 
@@ -69,7 +69,9 @@ class GMIClient:
         self.max_retries = max_retries
         self.max_reply_bytes = max_reply_bytes  # text + reasoning + tool arguments; bodies
         if cache != "off":
-            transport = ReplayTransport(cache_dir, cache, transport or httpx.HTTPTransport())
+            limit = max_reply_bytes * WIRE_FACTOR  # recordings read back are bounded too
+            network = transport or httpx.HTTPTransport()
+            transport = ReplayTransport(cache_dir, cache, network, max_bytes=limit)
         self._http = httpx.Client(
             transport=transport,
             headers={"User-Agent": f"gmi_magics/{__version__}"},
@@ -222,6 +224,8 @@ class GMIClient:
             error = APITimeoutError(f"{self._host()} stopped sending mid-reply.")
         except httpx.TransportError as exc:
             error = StreamError(f"The connection dropped mid-reply ({_reason(exc)}).")
+        except EventTooLarge:  # from a transport that decodes events (the cache's scrubber)
+            error = too_large(self.max_reply_bytes, what="One event of the reply stream")
         except GMIError as exc:
             error = exc.redact(self._api_key)
         finally:
