@@ -14,6 +14,7 @@ EXPECTED_PROMPTS = {
     # a trailing "?" is a question for the model, not IPython's help
     "quickstart": ["In one sentence: when is a p-value misleading?"],
 }
+REPLAYED = {"teaching"}  # answers from a committed recording: never reach the server
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -35,7 +36,7 @@ def test_notebook_runs_clean(path: Path, server) -> None:
     assert not errors, errors
     assert TEST_KEY not in outputs
     assert "text/html" in outputs
-    assert server.chat_requests, "the notebook never reached the stand-in server"
+    assert server.chat_requests or path.stem in REPLAYED, "the notebook never reached the server"
     assert all(r.headers["authorization"] == f"Bearer {TEST_KEY}" for r in server.chat_requests)
     sent = [r.json["messages"][-1]["content"] for r in server.chat_requests]
     for prompt in EXPECTED_PROMPTS.get(path.stem, []):
