@@ -335,3 +335,17 @@ def test_show_panel_displays_the_widget(shell):
 def test_stop_requested_is_a_keyboard_interrupt():
     assert issubclass(StopRequested, KeyboardInterrupt)
     assert error_line(ValueError()) == "ValueError"
+
+
+def test_changing_a_setting_while_the_panel_streams_keeps_its_reply(shell, server):
+    server.enqueue(reply([f"word{i} " for i in range(30)], chunk_delay=0.03), reply("cell"))
+    panel = ChatPanel(shell.conversation, min_interval=0.0)
+    panel.input.value = "Count slowly"
+    panel.send_button.click()
+    wait_for(lambda: "word2" in panel.live.value)
+    shell.config(timeout=321.0)  # a new client for the next request; the old one is in use
+    assert shell.run("%%gmi --chat other\nMeanwhile").success
+    finish(panel)
+    assert panel.last_error is None, panel.last_error
+    [turn] = shell.conversation.turns
+    assert turn.reply.text.strip().endswith("word29")
