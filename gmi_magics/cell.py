@@ -13,11 +13,12 @@ from IPython.core.error import UsageError
 
 from .chat.options import RequestOptions
 from .context.explain import exception_report
-from .context.interpolate import InterpolationError, interpolate
+from .context.interpolate import InterpolationError, interpolate_with_notes
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
+from .jsonsafe import loads_bounded
 from .session import Session
-from .settings import DEFAULT_CHAT, Settings
+from .settings import DEFAULT_CHAT, Settings, find_api_key
 from .tools.registry import Tool, ToolRegistry
 from .tools.schema import ToolSchemaError
 from .types import Reply, ToolCall
@@ -49,11 +50,11 @@ class Host(Protocol):
 def run_cell(host: Host, args: Any, text: str) -> Reply:
     """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
     namespace = host.shell.user_ns
+    settings = host.settings()
     if not args.no_interpolate:
-        text = fill_in(text, namespace)
+        text = fill_in(text, namespace, find_api_key(settings.api_key_env))
     if args.error:  # after filling in: the report quotes code, never interpolated
         text = "\n\n".join(part for part in (last_error_report(host.shell), text) if part)
-    settings = host.settings()
     options = options_from_args(args, host, settings, text)
     reply = ask(host, text, options, kind="text" if args.format == "text" else None)
     value: Any = reply
@@ -122,12 +123,18 @@ def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
 
 
-def fill_in(text: str, namespace: dict[str, Any]) -> str:
-    """``{name}`` interpolation; a failing expression is one clear UsageError."""
+def fill_in(text: str, namespace: dict[str, Any], key: str | None = None) -> str:
+    """``{name}`` interpolation, each cut or unfilled value announced in one line.
+
+    A failing expression, or a value holding the API key, is one clear UsageError.
+    """
     try:
-        return interpolate(text, namespace)
+        filled = interpolate_with_notes(text, namespace, secrets=[key] if key else [])
     except InterpolationError as error:
         raise UsageError(f"{error} (use --no-interpolate to send braces as written)") from None
+    for note in filled.notes:
+        print(note)
+    return filled.text
 
 
 def tool_registry(host: Host, names: str | None, chat: str = DEFAULT_CHAT) -> ToolRegistry:
@@ -185,7 +192,7 @@ def ask_before_tool_call(call: ToolCall) -> bool:
 def confirm_prompt(call: ToolCall) -> str:
     """``name({...})`` on one printable line: the arguments as parsed, re-serialised."""
     try:
-        shown = json.dumps(json.loads(call.arguments), ensure_ascii=True)
+        shown = json.dumps(loads_bounded(call.arguments), ensure_ascii=True)
     except (ValueError, RecursionError):
         shown = ascii(call.arguments)
     name = "".join(c for c in call.name if c.isprintable())
@@ -227,6 +234,6 @@ def parse_json_reply(reply: Reply) -> Any:
     text = reply.text.strip()
     fenced = re.fullmatch(r"```(?:json)?\s*\n(.*?)\n?```", text, flags=re.DOTALL)
     try:
-        return json.loads(fenced.group(1) if fenced else text)
+        return loads_bounded(fenced.group(1) if fenced else text)
     except ValueError as error:
         raise ReplyFormatError(f"The reply is not valid JSON ({error}).") from None

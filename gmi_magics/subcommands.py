@@ -77,6 +77,8 @@ def _parse(name: str, text: str) -> argparse.Namespace:
     usage, _ = SUBCOMMANDS[name]
     parser = _Parser(prog=f"%gmi {name}", add_help=False)
     parser.add_argument("--chat", default=None)
+    if name in ("save", "export"):
+        parser.add_argument("--force", action="store_true")
     if usage:
         parser.add_argument("words", nargs="*")
     try:
@@ -216,7 +218,9 @@ def _save(host: Host, args: argparse.Namespace) -> None:
     path = _one_path(args, "save")
     names = [args.chat] if args.chat else None
     key = find_api_key(host.settings().api_key_env)
-    count = save_threads(path, host.session.threads, names=names, secrets=[key] if key else [])
+    count = save_threads(
+        path, host.session.threads, names=names, secrets=[key] if key else [], force=args.force
+    )
     print(f"Saved {count} turn{'s' * (count != 1)} to {path}.")
 
 
@@ -240,7 +244,9 @@ def _export(host: Host, args: argparse.Namespace) -> None:
     path = _one_path(args, "export")
     names = [args.chat] if args.chat else None
     key = find_api_key(host.settings().api_key_env)
-    export_path(path, host.session.threads, names=names, secrets=[key] if key else [])
+    export_path(
+        path, host.session.threads, names=names, secrets=[key] if key else [], force=args.force
+    )
     print(f"Exported to {path}.")
 
 

@@ -10,7 +10,6 @@ from gmi_magics.testing import reply
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
-DOOR = "door: needs --force in subcommands"
 
 
 def _lines(result) -> list[str]:
@@ -67,7 +66,6 @@ def test_our_own_files_are_replaced_again(shell, server, tmp_path, name):
         assert shell.run(f"%gmi save {path}").success
 
 
-@pytest.mark.xfail(reason=DOOR, strict=True)
 @pytest.mark.parametrize(("command", "name"), [("export", "notes.md"), ("save", "nb.json")])
 def test_force_replaces_a_foreign_file(shell, server, tmp_path, command, name):
     _one_turn(shell, server)

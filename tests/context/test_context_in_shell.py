@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 
 def last_user_text(server: Any) -> str:
@@ -48,13 +47,7 @@ def test_unclosed_fence_keeps_braces_to_the_end(shell: Any, server: Any) -> None
 
 # -- item: a value cut to fit its budget is announced --------------------------------
 
-NEEDS_WIRING = pytest.mark.xfail(
-    reason="cell.fill_in must call interpolate_with_notes and show .notes (maintainer)",
-    strict=True,
-)
 
-
-@NEEDS_WIRING
 def test_cut_values_are_announced_in_one_line_each(shell: Any, server: Any) -> None:
     shell.ns["df"] = pd.DataFrame(np.zeros((10_000, 40)))
     shell.ns["log"] = "x" * 120_311
@@ -78,7 +71,6 @@ def test_whole_values_are_not_announced(shell: Any, server: Any) -> None:
 # -- item: {call} / {operator} on an existing name says why it was not filled ---------
 
 
-@NEEDS_WIRING
 def test_unfilled_expression_on_existing_name_is_explained(shell: Any, server: Any) -> None:
     shell.ns["df"] = pd.DataFrame({"a": [1, 2]})
     result = shell.run("%%gmi\nSummarise {df.head()}")
