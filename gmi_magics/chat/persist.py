@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import GMIError
+from ..jsonsafe import JSONLimitError, loads_bounded
 from ..types import Reply
 from .transcript import transcript_markdown
 from .turns import Turn
@@ -221,15 +222,13 @@ def _read_json(path: PathLike) -> Any:
     name = os.fspath(path)
     text = _read_text(path, name)
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return loads_bounded(text)  # depth-checked, refuses NaN/Infinity
     except json.JSONDecodeError as error:
         raise PersistenceError(
             f"{name} is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
         ) from None
-    except ValueError as error:  # NaN / Infinity
-        raise PersistenceError(f"{name} is not valid JSON ({error})") from None
-    except RecursionError:
-        raise PersistenceError(f"{name} is nested too deeply to be a chat file") from None
+    except JSONLimitError as error:  # too deep, NaN / Infinity
+        raise PersistenceError(f"{name} is not a JSON file gmi_magics reads ({error})") from None
 
 
 def _read_text(path: PathLike, name: str) -> str:
@@ -247,10 +246,6 @@ def _read_text(path: PathLike, name: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise PersistenceError(f"{name} is not UTF-8 text") from None
-
-
-def _no_constant(word: str) -> Any:
-    raise ValueError(f"{word} is not a number JSON allows")
 
 
 def _check_header(document: dict[str, Any], name: str) -> None:

@@ -305,7 +305,7 @@ MALFORMED: list[tuple[str, Any, str]] = [
     (
         "very deep nesting",
         '{"format": "gmi_magics.chat", "version": 1, "threads": ' + "[" * 100_000,
-        "nested too deeply",
+        "nested deeper than 200 levels",
     ),
     (
         "blank thread name",
