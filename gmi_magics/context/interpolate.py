@@ -34,14 +34,15 @@ import ast
 import bisect
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gmi_magics.context.preview import render_preview
+from gmi_magics.context.preview import holds_text, render_preview
 
 __all__ = [
     "Interpolated",
     "InterpolationError",
+    "SecretValueError",
     "code_spans",
     "evaluate",
     "find_references",
@@ -68,6 +69,8 @@ _CODE_BEFORE = re.compile(r"(?:[=(\[,)$]|\b(?:return|yield|lambda|print))[ \t]*$
 _QUOTE = re.compile(r"(?:(?<!\w)(?P<prefix>[fF][rR]?|[rR][fF]))?(?P<quote>\"\"\"|'''|\"|')")
 _LOOK_BACK = 500  # characters of the line before a brace searched for code context
 _MAX_SHOWN = 80  # longest expression quoted in full in a note
+_MIN_SECRET = 8  # shorter "secrets" are ignored: they would match ordinary text
+_SECRET_PIECE = 16  # a preview showing this many characters of a secret shows it
 _OPERATORS = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare)
 _FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _BACKTICKS = re.compile(r"`+")
@@ -97,16 +100,42 @@ class Interpolated:
     notes: list[str] = field(default_factory=list)
 
 
-def interpolate(text: str, namespace: Mapping[str, object], *, max_chars: int = 2000) -> str:
+class SecretValueError(InterpolationError):
+    """A ``{reference}`` whose value holds a secret (the API key): never sent."""
+
+    hint = "Nothing was sent. Leave the key out of the message."
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.reason = "holds your API key"
+        ValueError.__init__(self, f"{{{expression}}} holds your API key; it was not sent")
+
+
+def interpolate(
+    text: str,
+    namespace: Mapping[str, object],
+    *,
+    max_chars: int = 2000,
+    secrets: Sequence[str] = (),
+) -> str:
     """Replace each reference whose root is in ``namespace`` by a preview of it."""
-    return interpolate_with_notes(text, namespace, max_chars=max_chars).text
+    return interpolate_with_notes(text, namespace, max_chars=max_chars, secrets=secrets).text
 
 
 def interpolate_with_notes(
-    text: str, namespace: Mapping[str, object], *, max_chars: int = 2000
+    text: str,
+    namespace: Mapping[str, object],
+    *,
+    max_chars: int = 2000,
+    secrets: Sequence[str] = (),
 ) -> Interpolated:
-    """``interpolate``, plus a note per value cut to fit ``max_chars``."""
-    filler = _Filler(text, namespace, max_chars)
+    """``interpolate``, plus a note per value cut to fit ``max_chars`` and per
+    ``{expression}`` left as written that the user probably meant to fill in.
+
+    A value holding one of ``secrets`` (e.g. the API key; shorter than 8
+    characters are ignored) raises ``SecretValueError`` before anything is sent.
+    """
+    filler = _Filler(text, namespace, max_chars, secrets)
     filled = _PATTERN.sub(filler.replace, text)
     notes = [*filler.notes, *_unfilled_notes(text, namespace, filler.code)]
     return Interpolated(filled, list(dict.fromkeys(notes)))
@@ -115,25 +144,53 @@ def interpolate_with_notes(
 class _Filler:
     """Fills the references of one text, collecting notes as it goes."""
 
-    def __init__(self, text: str, namespace: Mapping[str, object], max_chars: int) -> None:
+    def __init__(
+        self, text: str, namespace: Mapping[str, object], max_chars: int, secrets: Sequence[str]
+    ) -> None:
         self.namespace = namespace
         self.max_chars = max_chars
+        self.secrets = [s for s in secrets if isinstance(s, str) and len(s) >= _MIN_SECRET]
         self.code = _CodeMap(text)
         self.notes: list[str] = []
 
     def replace(self, match: re.Match[str]) -> str:
         """The text standing for one ``{reference}`` (or ``{{reference}}``) match."""
-        expression = _candidate(match)
-        if expression is None or _root(expression) not in self.namespace:
+        if _root(match["escaped"] or match["reference"]) not in self.namespace:
             return match.group()
-        if self.code.covers(match.start()):
+        expression = _candidate(match)
+        if expression is None or self.code.covers(match.start()):
             return match.group()
         if match["escaped"] is not None:
             return f"{{{expression}}}"
-        rendered = render_preview(evaluate(expression, self.namespace), max_chars=self.max_chars)
+        value = self._evaluate(expression)
+        rendered = render_preview(value, max_chars=self.max_chars)
+        if self.secrets and (
+            holds_text(value, self.secrets) or _shows_secret(rendered.text, self.secrets)
+        ):
+            raise SecretValueError(expression)
         if rendered.cut:
             self.notes.append(f"{{{expression}}}: {rendered.cut}")
         return rendered.text
+
+    def _evaluate(self, expression: str) -> object:
+        """``evaluate``, with any secret kept out of the error message."""
+        try:
+            return evaluate(expression, self.namespace)
+        except InterpolationError as error:
+            if any(secret in error.reason for secret in self.secrets):
+                raise InterpolationError(
+                    expression, "the error message names your API key"
+                ) from None
+            raise
+
+
+def _shows_secret(text: str, secrets: Sequence[str]) -> bool:
+    """True when ``text`` shows a secret, or a piece of one long enough to matter."""
+    for secret in secrets:
+        size = min(len(secret), _SECRET_PIECE)
+        if any(secret[i : i + size] in text for i in range(len(secret) - size + 1)):
+            return True
+    return False
 
 
 def find_references(text: str) -> list[str]:
@@ -177,7 +234,7 @@ def _unfilled_notes(text: str, namespace: Mapping[str, object], code: _CodeMap) 
 def _in_code_context(text: str, match: re.Match[str]) -> bool:
     """Braces that are LaTeX, a simple reference, or look like a literal in code."""
     start = match.start()
-    if _after_latex(text, start) or _PATTERN.fullmatch(match.group()):
+    if _PATTERN.fullmatch(match.group()) or _after_latex(text, start):
         return True
     line_start = max(text.rfind("\n", 0, start) + 1, start - _LOOK_BACK)
     before = text[line_start:start]
@@ -388,15 +445,19 @@ def _matching_open(text: str, close: int) -> int | None:
     bounded way back."""
     closer = text[close]
     opener = "{" if closer == "}" else "["
-    depth = 0
-    for index in range(close, max(-1, close - _MAX_GROUP_CHARS), -1):
-        if text[index] == closer:
-            depth += 1
-        elif text[index] == opener:
-            depth -= 1
-            if depth == 0:
-                return index
-    return None
+    low = max(0, close - _MAX_GROUP_CHARS)
+    depth, index = 1, close
+    while True:
+        opening = text.rfind(opener, low, index)
+        closing = text.rfind(closer, low, index)
+        if opening < 0:
+            return None
+        if closing > opening:
+            depth, index = depth + 1, closing
+            continue
+        depth, index = depth - 1, opening
+        if depth == 0:
+            return opening
 
 
 def _check(node: ast.expr, expression: str) -> None:
