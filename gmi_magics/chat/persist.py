@@ -16,7 +16,8 @@ The file is UTF-8 JSON, one object::
                              "latency": number, "interrupted": bool,
                              "tool_calls": [{"id": str, "name": str, "arguments": str}],
                              "metadata": {"params"?, "thread"?, "turn"?, "host"?,
-                                          "requested_model"?, "stream"?}},
+                                          "requested_model"?, "stream"?, "confirm"?,
+                                          "instruction"?}},
                    "extra": [assistant tool-call messages, each followed by its tool results],
                    "cell_id": str | null, "tools": [str]}]}}}
 

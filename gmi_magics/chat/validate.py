@@ -108,6 +108,14 @@ def count(value: Any, where: str, nullable: bool = False) -> int:
     return value
 
 
+def integer(value: Any, where: str, nullable: bool = False) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong(where, "an integer", nullable)
+    if abs(value) > MAX_COUNT:
+        raise Invalid(f"{where} must be between -{MAX_COUNT} and {MAX_COUNT}")
+    return value
+
+
 def positive(value: Any, where: str, nullable: bool = False) -> int:
     if count(value, where, nullable) < 1:
         raise Invalid(f"{where} must be at least 1")
@@ -288,6 +296,7 @@ PARAM_CHECKS: dict[str, Callable[..., Any]] = {
     "max_tokens": positive,
     "stop": _stop,
     "response_format": obj,
+    "seed": integer,
 }
 METADATA_CHECKS: dict[str, Check[Any]] = {
     "params": load_params,
@@ -296,6 +305,8 @@ METADATA_CHECKS: dict[str, Check[Any]] = {
     "host": label,
     "requested_model": label,
     "stream": flag,
+    "confirm": flag,  # retry asks before each tool call again
+    "instruction": text,  # retry appends it to the question again (e.g. the JSON request)
 }
 
 

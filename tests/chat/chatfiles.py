@@ -68,12 +68,21 @@ def tool_turn() -> Turn:
         model="deepseek-ai/DeepSeek-V3.2",
         latency=1.25,
         metadata={
-            "params": {"temperature": 0.2, "max_tokens": 300, "top_p": 0.9, "stop": ["END"]},
+            "params": {
+                "temperature": 0.2,
+                "max_tokens": 300,
+                "top_p": 0.9,
+                "stop": ["END"],
+                "seed": 7,
+                "response_format": {"type": "json_object"},
+            },
             "thread": "default",
             "turn": 1,
             "host": "api.gmi-serving.com",
             "requested_model": "deepseek-ai/DeepSeek-V3.2",
             "stream": True,
+            "confirm": True,
+            "instruction": "\n\nAnswer with a single JSON object only.",
         },
     )
     return Turn("What is 1 + 2?", reply, extra, cell_id="cell-a", tools=["add"])

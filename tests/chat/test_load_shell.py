@@ -102,3 +102,21 @@ def test_after_an_accepted_load_everything_works(shell, server, tmp_path, path, 
         assert shell.run(f"%gmi last --chat {chat}").success
     assert shell.run(f"%gmi save {tmp_path / 'again.json'}").success
     assert shell.run(f"%gmi load {tmp_path / 'again.json'}").success
+
+
+def test_retry_after_a_load_asks_exactly_as_before(shell, server, tmp_path):
+    shell.config(confirm_tools=False)
+    server.enqueue(reply('{"n": 1}'))
+    assert shell.run("%%gmi -f json -t 0.3 --max-tokens 50\nGive me a number").success
+    first = server.last_request.json
+    path = tmp_path / "chat.json"
+    assert shell.run(f"%gmi save {path}").success
+    assert shell.run("%gmi reset").success
+    assert shell.run(f"%gmi load {path}").success
+    server.enqueue(reply('{"n": 2}'))
+    assert shell.run("%gmi retry").success
+    again = server.last_request.json
+    assert again["messages"] == first["messages"]
+    assert first["messages"][-1]["content"].endswith("Answer with a single JSON object only.")
+    for key in ("response_format", "temperature", "max_tokens", "model", "stream"):
+        assert again[key] == first[key], key
