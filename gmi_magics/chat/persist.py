@@ -24,7 +24,7 @@ The file is UTF-8 JSON, one object::
 ``user``, ``reply``, ``reply.text`` and each thread's ``model`` and ``turns`` are
 required; other fields default when absent, but must have the stated type when
 present (``chat.validate`` checks every field later code reads, and refuses files
-over ``MAX_FILE_BYTES`` or nested deeper than ``validate.MAX_DEPTH``).  Unknown keys
+over ``MAX_FILE_BYTES`` or nested deeper than ``checks.MAX_DEPTH``).  Unknown keys
 are ignored.  There is no place for an API key: only the whitelisted
 ``Reply.metadata`` keys above are written, and ``save_threads`` refuses to write text
 containing any of the ``secrets`` it is given.
