@@ -12,6 +12,14 @@ from typing import Any, Protocol
 from IPython.core.error import UsageError
 
 from .chat.options import RequestOptions
+from .chat.params import (
+    ParamError,
+    configured_params,
+    deep_merge,
+    params_from_pairs,
+    think_params,
+)
+from .chat.personas import persona_prompt
 from .context.explain import exception_report
 from .context.interpolate import InterpolationError, interpolate_with_notes
 from .display.render import RendererKind, make_renderer
@@ -39,6 +47,8 @@ class Host(Protocol):
 
     shell: Any
     tools: list[str]
+    aliases: dict[str, str]
+    personas: dict[str, str]
 
     @property
     def session(self) -> Session: ...
@@ -87,11 +97,12 @@ def ask(host: Host, text: str, options: RequestOptions, kind: RendererKind | Non
 def options_from_args(args: Any, host: Host, settings: Settings, text: str) -> RequestOptions:
     """Cell options parsed by magic_arguments, over the settings → ``RequestOptions``."""
     json_format = args.format == "json"
+    model = settings.model_id(args.model)
     return request_options(
         host,
         chat=args.chat,
-        model=args.model,
-        system=args.system,
+        model=model,
+        system=system_prompt(args, settings),
         history=not args.no_history,
         stream=False if args.no_stream else settings.stream,
         cell_id=host.next_turn_key() if settings.rerun == "replace" else None,
@@ -99,12 +110,39 @@ def options_from_args(args: Any, host: Host, settings: Settings, text: str) -> R
         tools=args.tools,
         confirm=args.confirm or settings.confirm_tools,
         instruction=JSON_INSTRUCTION if json_format and "json" not in text.lower() else "",
-        params={
+        params=cell_params(args, settings, model),
+    )
+
+
+def cell_params(args: Any, settings: Settings, model: str) -> dict[str, Any]:
+    """Request parameters: the cell's over ``%config`` for this model over every model."""
+    if args.think and args.no_think:
+        raise UsageError("Use --think or --no-think, not both.")
+    try:
+        params = configured_params(settings.params, model)
+        cell: dict[str, Any] = {
             "temperature": _first(args.temperature, settings.temperature),
             "max_tokens": _first(args.max_tokens, settings.max_tokens),
-            "response_format": {"type": "json_object"} if json_format else None,
-        },
-    )
+            "response_format": {"type": "json_object"} if args.format == "json" else None,
+        }
+        params = deep_merge(params, {k: v for k, v in cell.items() if v is not None})
+        if args.think or args.no_think:
+            params = deep_merge(params, think_params(model, on=args.think))
+        return deep_merge(params, params_from_pairs(args.param))
+    except ParamError as error:
+        raise UsageError(str(error)) from None
+
+
+def system_prompt(args: Any, settings: Settings) -> str | None:
+    """``-s TEXT`` or ``--persona NAME`` (one of them) for this cell."""
+    if args.persona is None:
+        return args.system  # type: ignore[no-any-return]
+    if args.system is not None:
+        raise UsageError("Use -s or --persona, not both: each sets the system prompt.")
+    try:
+        return persona_prompt(args.persona, settings.personas)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
 
 
 def request_options(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import tokenize
 from functools import cache
 from types import SimpleNamespace
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split  # type: ignore[attr-defined]
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 
 from .settings import (
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
-    *("save", "load", "export", "usage", "explain", "tools", "panel"),
+    *("save", "load", "export", "usage", "explain", "tools", "panel", "alias", "persona"),
+    "personas",
 )  # and "ask", which always asks
 
 
@@ -92,6 +95,10 @@ def frontend_shows_updates(shell: Any) -> bool:
     metadata = parent.get("metadata") or {}
     content = parent.get("content") or {}
     return not parent or bool(metadata.get("cellId")) or content.get("allow_stdin") is False
+
+
+def _unquoted(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] in "'\"" else value
 
 
 @cache
@@ -177,6 +184,21 @@ class GMIMagics(Magics):
         {},
         help="Per-million-token prices (in, out) by model, e.g. {'org/model': (0.27, 0.41)}.",
     ).tag(config=True)
+    params = Dict(
+        {},
+        help='Default request parameters by model, "*" for every model, e.g. '
+        '{"*": {"top_p": 0.9}, "Qwen/Qwen3-32B": {"seed": 7}}; a cell\'s -p wins.',
+    ).tag(config=True)
+    aliases = Dict(
+        {},
+        help="Short names for model ids, e.g. {'fast': 'Qwen/Qwen3-32B'}; -m fast then works "
+        "everywhere a model is named (see %gmi alias).",
+    ).tag(config=True)
+    personas = Dict(
+        {},
+        help="Named system prompts, added to the built-in ones (tutor, reviewer, pandas, "
+        "newcomer); --persona NAME uses one (see %gmi persona).",
+    ).tag(config=True)
     tools = List(
         Unicode(),
         [],
@@ -250,9 +272,9 @@ class GMIMagics(Magics):
         name, _, rest = stripped.partition(" ")
         if name == "ask":
             return self._parse(""), rest.strip()
+        namespace = self.shell.user_ns if self.shell is not None else {}
         question = stripped.endswith("?")
-        fits = name in SUBCOMMANDS and _core().is_subcommand(name, rest, self.shell.user_ns)
-        if fits and not question:
+        if not question and name in SUBCOMMANDS and _core().is_subcommand(name, rest, namespace):
             _core().run_subcommand(self, name, rest)
             return None, ""
         if not stripped.startswith("-"):
@@ -262,10 +284,16 @@ class GMIMagics(Magics):
 
     def _parse(self, line: str) -> Any:
         """Parse options; quoted values lose their quotes, apostrophes in words stay."""
-        args = parse_argstring(self.gmi, line)
+        try:
+            argv = shlex.split(line)  # -p key='{"a": 1}' stays one word, quotes removed
+        except ValueError:
+            argv = arg_split(line)  # an apostrophe in a word: -s Don't
+        args = self.gmi.parser.parse_args(argv)
         for name, value in vars(args).items():
-            if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
-                setattr(args, name, value[1:-1])
+            if isinstance(value, str):
+                setattr(args, name, _unquoted(value))
+            elif name == "param":
+                setattr(args, name, [_unquoted(item) for item in value])
         return args
 
     @no_var_expand  # {name} is ours to fill in (safely), not IPython's
@@ -291,6 +319,18 @@ class GMIMagics(Magics):
     @argument("--error", action="store_true", help="Include the last exception and its cell.")
     @argument("--tools", metavar="F,G", help="Functions (by name) the model may call.")
     @argument("--confirm", action="store_true", help="Ask before each tool call.")
+    @argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A request parameter, repeatable; VALUE is JSON when it parses, dotted keys nest "
+        "(-p top_p=0.9 -p seed=7 -p chat_template_kwargs.thinking=true).",
+    )
+    @argument("--think", action="store_true", help="Switch the model's thinking on.")
+    @argument("--no-think", action="store_true", help="Switch the model's thinking off.")
+    @argument("--persona", metavar="NAME", help="Use a named system prompt (%%gmi personas).")
     @argument("question", nargs="*", help="(line mode) the question, or a subcommand.")
     @line_cell_magic
     def gmi(self, line: str, cell: str | None = None) -> None:

@@ -13,7 +13,7 @@ from .chat.conversation import Conversation, ReplyInterrupted
 from .chat.live import LiveReply
 from .chat.notes import reply_notes
 from .chat.options import RequestOptions
-from .chat.turns import estimate_cost
+from .chat.turns import estimate_cost, with_cost
 from .errors import BudgetExceededError, GMIError, StoppedError
 from .settings import DEFAULT_CHAT, SETTING_NAMES, Settings, find_api_key, key_source, mask_key
 from .types import Renderer, Reply
@@ -64,7 +64,7 @@ class Session:
             thread = Conversation(client, system=settings.system_prompt or None, name=chat)
             self.threads[chat] = thread
         thread.client = client
-        thread.model = settings.model
+        thread.model = settings.model_id()
         thread.max_context_tokens = settings.max_context_tokens
         thread.max_tool_rounds = settings.max_tool_rounds
         if thread.system is None and settings.system_prompt:  # "" means cleared on purpose
@@ -90,6 +90,7 @@ class Session:
                 live.finish(error.partial, ["The reply broke off here; it was not kept."])
             raise
         self._keep_system(conversation, options, options.history)
+        reply = with_cost(reply, settings.prices)
         live.finish(reply, reply_notes(reply, options.max_tokens, settings.max_tool_rounds))
         return reply
 

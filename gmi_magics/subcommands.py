@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,10 +24,13 @@ from .cell import (
 )
 from .chat.options import RequestOptions
 from .chat.persist import export_path, load_threads, save_threads
+from .chat.personas import all_personas, persona_prompt
 from .chat.transcript import transcript_markdown
 from .display.markup import reply_html
+from .errors import printable
 from .settings import DEFAULT_CHAT, find_api_key
 
+_ALIAS = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 FILE_SUFFIXES = {"save": (".json",), "load": (".json",), "export": (".md", ".markdown", ".json")}
 REPLAYED_PARAMS = (
     *("temperature", "max_tokens", "response_format", "top_p", "stop"),
@@ -68,6 +72,12 @@ def _fits(name: str, args: argparse.Namespace, rest: str, namespace: Mapping[str
     if name == "tools":
         names = [n for word in words for n in word.split(",") if n]
         return all(n == "none" or callable(namespace.get(n)) for n in names)
+    if name == "alias":  # nothing, or NAME MODEL (NAME without "/", MODEL one word)
+        return not words or (len(words) == 2 and _ALIAS.fullmatch(words[0]) is not None)
+    if name == "persona":  # NAME "TEXT" (quoted), or NAME to show it
+        text = rest.strip()
+        quoted = len(text) >= 2 and text[-1] in "'\""
+        return (len(words) == 2 and quoted) or (len(words) == 1 and text == words[0])
     return not words
 
 
@@ -170,11 +180,53 @@ def _retry(host: Host, args: argparse.Namespace) -> None:
 def _models(host: Host, _: argparse.Namespace) -> None:
     settings = host.settings()
     models = host.session.client(settings).list_models()
-    lines = [f"{'*' if m == settings.model else ' '} {m}" for m in models]
-    if settings.model not in models:
-        lines.append(f"! {settings.model} (the current default) is not served here")
-    print(f"{len(models)} models at {settings.base_url} (* = current default):")
+    current = settings.model_id()
+    names: dict[str, list[str]] = {}
+    for alias, model in settings.aliases.items():
+        names.setdefault(model, []).append(alias)
+    lines = [
+        f"{'*' if m == current else ' '} {printable(m)}"
+        + (f"  (alias: {', '.join(printable(a) for a in names[m])})" if m in names else "")
+        for m in models
+    ]
+    if current not in models:
+        lines.append(f"! {printable(current)} (the current default) is not served here")
+    print(f"{len(models)} models at {printable(settings.base_url)} (* = current default):")
     print("\n".join(lines))
+
+
+def _alias(host: Host, args: argparse.Namespace) -> None:
+    """``%gmi alias`` lists the aliases; ``%gmi alias NAME MODEL`` adds one."""
+    settings = host.settings()
+    if not args.words:
+        aliases = settings.aliases or {}
+        print("\n".join(f"{a} → {m}" for a, m in aliases.items()) or "No aliases yet.")
+        return
+    name, model = args.words
+    served = host.session.client(settings).list_models()
+    if name in served:
+        raise UsageError(f"{name!r} is a model id the endpoint serves; pick another alias.")
+    host.aliases = {**host.aliases, name: settings.model_id(model)}
+    note = "" if settings.model_id(model) in served else " (not in %gmi models: check the id)"
+    print(f"Alias {name!r} → {settings.model_id(model)!r}{note}; use it as -m {name}.")
+
+
+def _persona(host: Host, args: argparse.Namespace) -> None:
+    """``%gmi persona NAME "TEXT"`` adds (or replaces) a persona; ``NAME`` shows it."""
+    name, *text = args.words
+    if text:
+        host.personas = {**host.personas, name: text[0]}
+        print(f"Persona {name!r} set; use it with %%gmi --persona {name}.")
+        return
+    try:
+        print(f"{name}: {persona_prompt(name, host.settings().personas)}")
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+
+
+def _personas(host: Host, _: argparse.Namespace) -> None:
+    for name, prompt in all_personas(host.settings().personas).items():
+        print(f"{name}: {prompt}")
 
 
 def _config(host: Host, _: argparse.Namespace) -> None:
@@ -330,4 +382,7 @@ SUBCOMMANDS: dict[str, tuple[bool, Handler]] = {
     "explain": (False, _explain),
     "tools": (True, _tools),
     "panel": (False, _panel),
+    "alias": (True, _alias),
+    "persona": (True, _persona),
+    "personas": (False, _personas),
 }

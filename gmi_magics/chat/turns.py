@@ -7,7 +7,7 @@ import binascii
 import re
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..types import Message, Reply
@@ -160,3 +160,13 @@ def estimate_cost(
     if not isinstance(price, (list, tuple)) or len(price) != 2:
         return None
     return (tokens_in * float(price[0]) + tokens_out * float(price[1])) / 1_000_000
+
+
+def with_cost(reply: Reply, prices: Mapping[str, Any]) -> Reply:
+    """``reply`` with ``metadata["cost"]`` (every tool round) when its model is priced."""
+    usage = reply.usage
+    if usage is None:
+        return reply
+    model = str(reply.metadata.get("requested_model") or reply.model)
+    cost = estimate_cost(prices, model, usage.prompt_tokens, usage.completion_tokens)
+    return reply if cost is None else replace(reply, metadata={**reply.metadata, "cost": cost})
