@@ -72,8 +72,8 @@ def _fits(name: str, args: argparse.Namespace, rest: str, namespace: Mapping[str
     if name == "tools":
         names = [n for word in words for n in word.split(",") if n]
         return all(n == "none" or callable(namespace.get(n)) for n in names)
-    if name == "alias":  # nothing, or NAME MODEL (NAME without "/", MODEL one word)
-        return not words or (len(words) == 2 and _ALIAS.fullmatch(words[0]) is not None)
+    if name == "alias":  # nothing, or NAME MODEL
+        return len(words) in (0, 2)
     if name == "persona":  # NAME "TEXT" (quoted), or NAME to show it
         text = rest.strip()
         quoted = len(text) >= 2 and text[-1] in "'\""
@@ -203,6 +203,10 @@ def _alias(host: Host, args: argparse.Namespace) -> None:
         print("\n".join(f"{a} → {m}" for a, m in aliases.items()) or "No aliases yet.")
         return
     name, model = args.words
+    if not _ALIAS.fullmatch(name):
+        raise UsageError(
+            f"Alias names are short words without '/' (letters, digits, . _ -), not {name!r}."
+        )
     served = host.session.client(settings).list_models()
     if name in served:
         raise UsageError(f"{name!r} is a model id the endpoint serves; pick another alias.")

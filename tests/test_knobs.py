@@ -136,8 +136,14 @@ def test_alias_from_config_and_shadowing_refused(shell, server):
     server.enqueue(reply("ok"))
     shell.run("%%gmi -m big\nQ")
     assert server.last_request.json["model"] == "deepseek-ai/DeepSeek-V3.2"
+    requests = len(server.chat_requests)
     result = shell.run("%gmi alias Qwen/Qwen3-32B deepseek-ai/DeepSeek-V3.2")
+    assert not result.success and "Alias names" in str(result.error)
     assert "Qwen/Qwen3-32B" not in shell.magics.aliases
+    assert len(server.chat_requests) == requests
+    server.models = [*server.models, "fast"]
+    result = shell.run("%gmi alias fast Qwen/Qwen3-32B")
+    assert not result.success and "serves" in str(result.error)
 
 
 # -- personas -----------------------------------------------------------------------------
