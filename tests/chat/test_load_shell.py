@@ -19,24 +19,48 @@ from gmi_magics.testing import reply
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _accepted() -> list[tuple[str, tuple[Any, ...], Any]]:
-    """One accepted wrong value per field (the first), plus the unchanged file."""
-    chosen: dict[str, tuple[str, tuple[Any, ...], Any]] = {}
+Change = tuple[tuple[Any, ...], Any]  # (key path, new value)
+
+
+def _apply(changes: list[Change]) -> dict[str, Any]:
+    document = rich_document()
+    for keys, value in changes:
+        document = replaced(document, keys, value)
+    return document
+
+
+def _loads(changes: list[Change], file: Path) -> bool:
+    file.write_text(json.dumps(_apply(changes)), encoding="utf-8")
+    try:
+        load_threads(file)
+    except PersistenceError:
+        return False
+    return True
+
+
+def _related(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return a[: len(b)] == b or b[: len(a)] == a
+
+
+def _batches() -> list[list[Change]]:
+    """Every accepted wrong value, packed into few files: each still loads as a whole."""
+    batches: list[list[Change]] = [[]]  # the unchanged file first
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "probe.json"
-        for path, keys, value in CASES:
-            if path in chosen:
+        for _, keys, value in CASES:
+            if not _loads([(keys, value)], file):
                 continue
-            file.write_text(json.dumps(replaced(rich_document(), keys, value)), encoding="utf-8")
-            try:
-                load_threads(file)
-            except PersistenceError:
-                continue
-            chosen[path] = (path, keys, value)
-    return [("unchanged", (), None), *chosen.values()]
+            for batch in batches[1:]:
+                fits = not any(_related(keys, other) for other, _ in batch)
+                if fits and _loads([*batch, (keys, value)], file):
+                    batch.append((keys, value))
+                    break
+            else:
+                batches.append([(keys, value)])
+    return batches
 
 
-ACCEPTED = _accepted()
+BATCHES = _batches()
 REFUSED = [
     ("tool_calls", ("threads", "default", "turns", 0, "extra", 0, "tool_calls"), ["x"]),
     ("reasoning", ("threads", "default", "turns", 0, "extra", 0, "reasoning_content"), 5),
@@ -80,14 +104,16 @@ def test_a_refused_load_changes_nothing(shell, server, tmp_path, name, keys, val
     assert _state(shell) == before
 
 
-@pytest.mark.parametrize(
-    ("path", "keys", "value"), ACCEPTED, ids=[f"{a[0]}={a[2]!r}" for a in ACCEPTED]
-)
-def test_after_an_accepted_load_everything_works(shell, server, tmp_path, path, keys, value):
-    file = _write(tmp_path, keys, value)
+def test_every_accepted_value_is_in_a_batch() -> None:
+    assert sum(map(len, BATCHES)) > 50 and len(BATCHES) < 25
+
+
+@pytest.mark.parametrize("changes", BATCHES, ids=[f"{len(b)}-changes" for b in BATCHES])
+def test_after_an_accepted_load_everything_works(shell, server, tmp_path, changes):
+    file = tmp_path / "chat.json"
+    file.write_text(json.dumps(_apply(changes)), encoding="utf-8")
     assert shell.run(f"%gmi load {file}").success
-    chats = [c for c in ("default", "'side chat'") if not keys or keys[1] == c.strip("'")]
-    for chat in chats:
+    for chat in ("default", "'side chat'"):
         for command in ("history", "last", f"export {tmp_path / 'out.md'}"):
             result = shell.run(f"%gmi {command} --chat {chat}")
             assert result.success, (command, result.error)
