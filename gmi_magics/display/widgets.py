@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import shlex
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,8 @@ from ..chat.conversation import Conversation, ReplyInterrupted, Turn
 from ..chat.live import LiveReply
 from ..chat.notes import reply_notes
 from ..chat.options import RequestOptions
-from ..errors import GMIError, StoppedError
+from ..chat.params import deep_merge, params_from_pairs
+from ..errors import ConfigurationError, GMIError, StoppedError
 from ..types import Delta, Reply
 from .markup import footer_text, reply_html, stylesheet
 from .render import HtmlRenderer
@@ -120,8 +122,12 @@ class ChatPanel:
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
         log = widgets.VBox([self.transcript, self.live], layout=widgets.Layout(**_SCROLL))
+        self.params = widgets.Text(
+            placeholder="parameters: top_p=0.9 seed=7 chat_template_kwargs.thinking=true",
+            layout=widgets.Layout(width="100%"),
+        )
         buttons = widgets.HBox([self.send_button, self.stop_button, self.status])
-        self.widget = widgets.VBox([widgets.HTML(title), log, self.input, buttons])
+        self.widget = widgets.VBox([widgets.HTML(title), log, self.input, self.params, buttons])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -195,6 +201,7 @@ class ChatPanel:
     def _exchange(self, text: str) -> str:
         """Send ``text``; move a kept turn into the transcript; return the status text."""
         options = self.before_send() if self.before_send else RequestOptions(stream=self.stream)
+        options = options.updated(params=deep_merge(options.params, self._typed_params()))
         renderer = HtmlRenderer(min_interval=self.min_interval, sink=self._show_live)
         self._live = LiveReply(renderer)
         try:
@@ -209,6 +216,13 @@ class ChatPanel:
         self.live.value = ""
         self.refresh()
         return status
+
+    def _typed_params(self) -> dict[str, Any]:
+        """The parameters field: ``KEY=VALUE`` pairs, as ``-p`` reads them."""
+        try:
+            return params_from_pairs(shlex.split(self.params.value))
+        except ValueError as error:  # ParamError, or unbalanced quotes
+            raise ConfigurationError(f"Parameters: {error}") from None
 
     def _failed(self, error: BaseException, text: str) -> None:
         """Leave any partial reply in the live area and give the text back to the box."""

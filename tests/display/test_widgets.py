@@ -349,3 +349,16 @@ def test_changing_a_setting_while_the_panel_streams_keeps_its_reply(shell, serve
     assert panel.last_error is None, panel.last_error
     [turn] = shell.conversation.turns
     assert turn.reply.text.strip().endswith("word29")
+
+
+def test_parameters_field_sends_typed_params(shell, server):
+    server.enqueue(reply("ok"))
+    panel = ChatPanel(shell.conversation)
+    panel.params.value = "top_p=0.5 seed=7 chat_template_kwargs.thinking=true stop='[\"x\"]'"
+    send(panel, "Q")
+    body = server.last_request.json
+    assert body["top_p"] == 0.5 and body["seed"] == 7
+    assert body["chat_template_kwargs"] == {"thinking": True} and body["stop"] == ["x"]
+    panel.params.value = "oops"
+    send(panel, "Again")
+    assert "KEY=VALUE" in panel.status.value and len(server.chat_requests) == 1
