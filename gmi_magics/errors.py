@@ -25,8 +25,9 @@ IPython shows these through ``_render_traceback_``: one line and a hint, no wall
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+
+from .jsonsafe import loads_bounded
 
 if TYPE_CHECKING:
     from .types import Reply
@@ -188,7 +189,7 @@ def error_message_from_body(body: str) -> str:
     if not text:
         return ""
     try:
-        data = json.loads(text)
+        data = loads_bounded(text)
     except ValueError:
         return "" if text.lstrip().startswith("<") else _clip(text)
     return _clip(_message_from_json(data) or "")
@@ -205,7 +206,7 @@ def _message_from_json(data: Any) -> str | None:
     details = error.get("details")
     if isinstance(details, str):
         try:
-            inner = _message_from_json(json.loads(details))
+            inner = _message_from_json(loads_bounded(details))
         except ValueError:
             inner = None
         if inner:

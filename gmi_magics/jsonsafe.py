@@ -18,6 +18,7 @@ from typing import Any
 __all__ = ["DEFAULT_MAX_DEPTH", "JSONLimitError", "loads_bounded"]
 
 DEFAULT_MAX_DEPTH = 200
+MAX_INT_DIGITS = 4300  # Python's default int/str conversion limit
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
@@ -44,7 +45,9 @@ def loads_bounded(
     text = _as_text(data)
     _check_depth(text, max_depth)
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_int
+        )
     except RecursionError:  # unreachable after the depth check; kept as a backstop
         raise JSONLimitError(f"JSON nested deeper than {max_depth} levels") from None
 
@@ -73,6 +76,12 @@ def _as_text(data: str | bytes | bytearray) -> str:
 
 def _refuse_constant(name: str) -> Any:
     raise JSONLimitError(f"JSON contains {name}, which is not standard JSON")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:  # int() would raise a long ValueError
+        raise JSONLimitError(f"JSON number {text[:20]}… has more than {MAX_INT_DIGITS} digits")
+    return int(text)
 
 
 def _finite_float(text: str) -> float:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from ..context.preview import describe_exception, preview
+from ..jsonsafe import loads_bounded
 from ..types import Message, ToolCall
 from .schema import coerce_arguments, function_schema, validate_arguments
 
@@ -258,7 +259,7 @@ def _parse_arguments(text: str) -> dict[str, Any] | str:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = loads_bounded(text)  # deeply nested: an error result, not RecursionError
     except ValueError as exc:
         return f"arguments are not valid JSON ({exc})"
     if not isinstance(value, dict):
