@@ -25,6 +25,7 @@ IPython shows these through ``_render_traceback_``: one line and a hint, no wall
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .jsonsafe import loads_bounded
@@ -33,6 +34,69 @@ if TYPE_CHECKING:
     from .types import Reply
 
 MAX_BODY_CHARS = 300
+MAX_MESSAGE_CHARS = 600
+REDACTED = "[redacted]"
+MIN_FRAGMENT = 12  # this many consecutive key characters anywhere count as the key
+MIN_EDGE_FRAGMENT = 4  # ... and this many at a clip boundary
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """``text`` as one plain line: escape sequences, control and bidi characters removed."""
+    return " ".join(_INVISIBLE.sub(" ", _ANSI.sub("", text)).split())
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` without ``secret``, nor any run of ``MIN_FRAGMENT`` of its characters."""
+    if not secret or len(secret) < MIN_EDGE_FRAGMENT or not text:
+        return text
+    text = text.replace(secret, REDACTED)
+    size = min(MIN_FRAGMENT, len(secret) - 1)
+    if size < MIN_EDGE_FRAGMENT:
+        return text
+    spans = _fragment_spans(text, secret, size)
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return text
+
+
+def _fragment_spans(text: str, secret: str, size: int) -> list[tuple[int, int]]:
+    """Non-overlapping spans of ``text`` that are substrings of ``secret`` (≥ ``size``)."""
+    starts: set[int] = set()
+    for i in range(len(secret) - size + 1):
+        at = text.find(secret[i : i + size])
+        while at >= 0:
+            starts.add(at)
+            at = text.find(secret[i : i + size], at + 1)
+    spans: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        if spans and start < spans[-1][1]:
+            continue
+        end = start + size
+        while end < len(text) and text[start : end + 1] in secret:
+            end += 1
+        spans.append((start, end))
+    return spans
+
+
+def clip(text: str, limit: int, secret: str | None = None) -> str:
+    """Redact, then shorten to ``limit`` characters with "…"; no key prefix left at the cut."""
+    text = redact(text, secret)
+    if len(text) <= limit:
+        return text
+    text = text[: max(limit - 1, 0)]
+    if secret:
+        text = text[: len(text) - _key_tail(text, secret)]
+    return text + "…"
+
+
+def _key_tail(text: str, secret: str) -> int:
+    """Length of the longest end of ``text`` (≥ 4) that is any part of ``secret``."""
+    size = 0
+    while size < min(len(text), len(secret)) and text[len(text) - size - 1 :] in secret:
+        size += 1
+    return size if size >= MIN_EDGE_FRAGMENT else 0
 
 
 class GMIError(Exception):
@@ -41,26 +105,46 @@ class GMIError(Exception):
     hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = printable(message)
         super().__init__(message)
         self.message = message
         if hint is not None:
-            self.hint = hint
+            self.hint = printable(hint)
         self.partial: Reply | None = None  # text streamed before the failure
 
     def redact(self, secret: str | None) -> GMIError:
-        """Remove ``secret`` (the API key) wherever a server may have echoed it."""
-        if secret:
-            self.message = self.message.replace(secret, "[redacted]")
-            self.args = (self.message,)
-            if isinstance(self, APIStatusError):
-                self.body = self.body.replace(secret, "[redacted]")
+        """Remove ``secret`` (the API key) wherever a server may have echoed it.
+
+        Also clears the chained exceptions, whose attributes (a JSON error's
+        ``doc``, httpx's request) may hold the raw reply or the header.
+        """
+        self.message = clip(printable(self.message), MAX_MESSAGE_CHARS, secret)
+        self.args = (self.message,)
+        self.hint = clip(printable(self.hint), MAX_MESSAGE_CHARS, secret)
+        if isinstance(self, APIStatusError):
+            self.body = clip(self.body, MAX_BODY_CHARS, secret)
+        self.__cause__ = self.__context__ = None
         return self
 
     def _render_traceback_(self) -> list[str]:
-        lines = [f"\x1b[31m{type(self).__name__}\x1b[0m: {self.message}"]
+        name = type(self).__name__
+        lines = [
+            f"\x1b[31m{name}\x1b[0m: {self.message}" if _colour() else f"{name}: {self.message}"
+        ]
         if self.hint:
             lines.append(f"Hint: {self.hint}")
         return lines
+
+
+def _colour() -> bool:
+    """Whether the running IPython shell shows colours (no escapes in a NoColor shell)."""
+    try:
+        from IPython.core.interactiveshell import InteractiveShell
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    if not InteractiveShell.initialized():
+        return False
+    return str(getattr(InteractiveShell.instance(), "colors", "")).lower() not in ("nocolor", "")
 
 
 class ConfigurationError(GMIError):
@@ -169,21 +253,58 @@ _STATUS_WORDS: dict[int, str] = {
 }
 
 
-def status_error(status: int, body: str, *, model: str = "", retries: int = 0) -> APIStatusError:
-    """Map an HTTP error status and body to one clear, typed error."""
+def status_error(
+    status: int,
+    body: str,
+    *,
+    model: str = "",
+    retries: int = 0,
+    secret: str | None = None,
+    endpoint: str = "",
+    key_env: str = "GMI_API_KEY",
+) -> APIStatusError:
+    """Map an HTTP error status and body to one clear, typed error.
+
+    ``secret`` (the key) is redacted before anything is clipped; ``endpoint`` names a
+    server that is not GMI Cloud, so the message and hint speak of it instead.
+    """
     cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else APIStatusError)
-    reason = error_message_from_body(body)
+    reason = error_message_from_body(body, secret)
+    after = f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
     if status == 404 and model and (not reason or "target server" in reason.lower()):
-        message = f"Unknown model '{model}' (HTTP 404): this endpoint does not serve it."
+        message = f"Unknown model '{model}' (HTTP 404{after}): this endpoint does not serve it."
     else:
         words = _STATUS_WORDS.get(status, "server error" if status >= 500 else "request failed")
-        message = f"HTTP {status}, {words}" + (f": {reason}" if reason else ".")
-    if retries:
-        message += f" (after {retries} retr{'y' if retries == 1 else 'ies'})"
-    return cls(message, status_code=status, body=body[:MAX_BODY_CHARS])
+        head = f"HTTP {status}" + (f" from {endpoint}" if endpoint else "") + f", {words}{after}"
+        message = f"{head}: {_sentence(reason)}" if reason else f"{head}."
+    hint = _status_hint(status, endpoint, key_env, bool(secret))
+    return cls(message, status_code=status, body=clip(body, MAX_BODY_CHARS, secret), hint=hint)
 
 
-def error_message_from_body(body: str) -> str:
+def _sentence(text: str) -> str:
+    """``text`` ending in punctuation (a period added only where none is)."""
+    return text if not text or not text[-1].isalnum() else text + "."
+
+
+def _status_hint(status: int, endpoint: str, key_env: str, key_sent: bool) -> str | None:
+    """A hint naming the real endpoint and key variable, or ``None`` for the class's own."""
+    if status == 401 and not key_sent:
+        return (
+            f"The server wants an API key: set ${key_env} (outside the notebook, or via getpass)."
+        )
+    if status == 401:
+        where = f"{endpoint} expects" if endpoint else "GMI Cloud issued"
+        return f"Check that ${key_env} holds the key {where} (set it outside the notebook)."
+    if not endpoint:
+        return None
+    if status == 402:
+        return f"Top up your balance with the service at {endpoint}, then run the cell again."
+    if status == 403:
+        return f"Your key is not allowed to use this model or endpoint on {endpoint}."
+    return None
+
+
+def error_message_from_body(body: str, secret: str | None = None) -> str:
     """The innermost human message in an error body (GMI nests it in ``details``)."""
     text = body.strip()
     if not text:
@@ -191,8 +312,10 @@ def error_message_from_body(body: str) -> str:
     try:
         data = loads_bounded(text)
     except ValueError:
-        return "" if text.lstrip().startswith("<") else _clip(text)
-    return _clip(_message_from_json(data) or "")
+        return (
+            "" if text.lstrip().startswith("<") else clip(printable(text), MAX_BODY_CHARS, secret)
+        )
+    return clip(printable(_message_from_json(data) or ""), MAX_BODY_CHARS, secret)
 
 
 def _message_from_json(data: Any) -> str | None:
@@ -213,8 +336,3 @@ def _message_from_json(data: Any) -> str | None:
             return inner
     message = error.get("message") or error.get("detail")
     return message if isinstance(message, str) else None
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_BODY_CHARS else text[: MAX_BODY_CHARS - 1] + "…"

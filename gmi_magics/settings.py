@@ -8,6 +8,7 @@ from here.  The key itself is never a setting: only the *name* of its variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -23,6 +24,8 @@ DEFAULT_MAX_TOOL_ROUNDS = 8
 DEFAULT_CACHE_DIR = ".gmi_cache"
 DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024  # reply text + reasoning + tool arguments
 ENV_NAMES = {"model": "GMI_MODEL", "base_url": "GMI_BASE_URL"}
+GMI_CLOUD_DOMAINS = ("gmi-serving.com", "gmicloud.ai")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,17 @@ class Settings:
     confirm_tools: bool = False
     token_budget: int | None = None
     prices: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)  # {"*" or model: {param: value}}
+    aliases: Mapping[str, str] = field(default_factory=dict)  # {short name: model id}
+    personas: Mapping[str, str] = field(default_factory=dict)  # {name: system prompt}
     cache: str = "off"
     cache_dir: str = DEFAULT_CACHE_DIR
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def model_id(self, name: str | None = None) -> str:
+        """The served model id for ``name`` (an alias or an id; default: ``model``)."""
+        name = name or self.model
+        return str(self.aliases.get(name, name))
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
@@ -67,7 +78,31 @@ def resolve_settings(configured: Mapping[str, Any], env: Mapping[str, str]) -> S
             values[name], sources[name] = env_value, "env"
         else:
             sources[name] = "default"
+    check_key_env(values.get("api_key_env", DEFAULT_KEY_ENV))
     return Settings(**values, sources=sources)
+
+
+def check_key_env(name: Any) -> str:
+    """``name`` if it can be an environment variable's name; never echoes it otherwise.
+
+    People paste the key itself here; the error must not show it.
+    """
+    if isinstance(name, str) and _ENV_NAME.fullmatch(name):
+        return name
+    from .errors import ConfigurationError
+
+    raise ConfigurationError(
+        "GMIMagics.api_key_env must be the NAME of an environment variable "
+        "(like GMI_API_KEY), not the key itself; its value is not shown.",
+        hint="%config GMIMagics.api_key_env = 'GMI_API_KEY', and put the key in that variable.",
+    )
+
+
+def is_gmi_cloud(base_url: str) -> bool:
+    """True when ``base_url`` points at GMI Cloud (which always needs a key)."""
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", base_url.strip().lower()).split("/")[0]
+    host = host.rsplit("@", 1)[-1].split(":")[0].rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in GMI_CLOUD_DOMAINS)
 
 
 def find_api_key(env_var: str = DEFAULT_KEY_ENV) -> str | None:
@@ -88,9 +123,11 @@ def key_source(env_var: str) -> str:
 
 
 def mask_key(key: str | None) -> str:
-    """A key shown safely: ``sk-…a1b2`` (never more than 4 trailing characters)."""
+    """A key shown safely: ``<hidden, 44 chars>``, no character of it.
+
+    Showing even a few characters lets them complete a fragment shown elsewhere
+    (a server's clipped error echo), so every view of the key uses this.
+    """
     if not key:
         return "not set"
-    if len(key) < 20:  # too short to show any of it safely
-        return "…" + key[-2:] if len(key) >= 12 else "****"
-    return f"{key[:3]}…{key[-4:]}"
+    return f"<hidden, {len(key)} chars>"

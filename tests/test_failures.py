@@ -134,13 +134,17 @@ def closed_port() -> int:
 
 # --- configuration ---------------------------------------------------------------------------
 
+GMI_CLOUD = "https://api.gmi-serving.com/v1"  # never reached: the key check comes first
+
 
 def test_missing_key(shell, server, monkeypatch):
     before = seed(shell, server)
     monkeypatch.delenv("GMI_API_KEY")
     monkeypatch.delenv("GMI_CLOUD_APIKEY", raising=False)
+    monkeypatch.setenv("GMI_BASE_URL", GMI_CLOUD)  # a local server needs no key
     count = len(server.requests)
     result = shell.run("%%gmi\nDoomed question")
+    monkeypatch.setenv("GMI_BASE_URL", server.base_url)
     text = assert_clear_error(result, "MissingKeyError", "GMI_API_KEY", "getpass")
     assert len(server.requests) == count  # nothing sent without a key
     # how to set it, without suggesting the key be typed into the notebook
@@ -159,8 +163,10 @@ def test_missing_key_names_the_configured_variable(shell, server, monkeypatch):
     monkeypatch.delenv("GMI_API_KEY")
     monkeypatch.delenv("GMI_CLOUD_APIKEY", raising=False)
     monkeypatch.delenv("MY_GMI_KEY", raising=False)
+    monkeypatch.setenv("GMI_BASE_URL", GMI_CLOUD)  # a local server needs no key
     count = len(server.requests)
     result = shell.run("%%gmi\nDoomed question")
+    monkeypatch.setenv("GMI_BASE_URL", server.base_url)
     assert_clear_error(result, "MissingKeyError", "MY_GMI_KEY")
     assert len(server.requests) == count
     assert_history_unchanged(shell, before)

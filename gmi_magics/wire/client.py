@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -18,6 +19,8 @@ from ..errors import (
     GMIError,
     MissingKeyError,
     StreamError,
+    clip,
+    printable,
     status_error,
 )
 from ..jsonsafe import JSONLimitError, loads_bounded
@@ -28,14 +31,22 @@ from ..settings import (
     DEFAULT_MAX_REPLY_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    check_key_env,
     find_api_key,
+    is_gmi_cloud,
     mask_key,
 )
 from ..types import Delta, Message
 from .cache import CacheMode, ReplayTransport
 from .deltas import parse_chunk
 from .limits import WIRE_FACTOR, ReplyMeter, read_capped, too_large
-from .retries import parse_retry_after, retry_after_too_long, retry_delay, should_retry
+from .redaction import (
+    ChunkScrubber,
+    ScrubbingTransport,
+    install_log_filter,
+    remove_log_secret,
+)
+from .retries import describe_wait, retry_after_too_long, retry_delay, should_retry
 from .sse import EventTooLarge, SSEDecoder
 
 T = TypeVar("T")
@@ -60,18 +71,25 @@ class GMIClient:
         cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
+        self.key_env = check_key_env(key_env)
         self._api_key = api_key if api_key is not None else find_api_key(key_env)
-        self.key_env = key_env
+        self.cache = cache
         self.base_url = checked_base_url(base_url or os.environ.get("GMI_BASE_URL") or "")
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         self.max_retries = max_retries
         self.max_reply_bytes = max_reply_bytes  # text + reasoning + tool arguments; bodies
-        if cache != "off":
+        if cache != "off":  # recordings never hold the key; a replay needs none
+            network = ScrubbingTransport(
+                transport or httpx.HTTPTransport(), self._api_key, self._check_key
+            )
             limit = max_reply_bytes * WIRE_FACTOR  # recordings read back are bounded too
-            network = transport or httpx.HTTPTransport()
             transport = ReplayTransport(cache_dir, cache, network, max_bytes=limit)
+        install_log_filter(self, self._api_key)
+        self._in_flight = 0  # requests whose response is still open
+        self._in_flight_lock = threading.Lock()
+        self._closing = False
         self._http = httpx.Client(
             transport=transport,
             headers={"User-Agent": f"gmi_magics/{__version__}"},
@@ -86,7 +104,24 @@ class GMIClient:
         return mask_key(self._api_key)
 
     def close(self) -> None:
+        """Close the connection pool; with a reply in flight, once the last one ends."""
+        with self._in_flight_lock:
+            self._closing = True
+            if self._in_flight:
+                return  # e.g. settings changed while the chat panel streams
+        remove_log_secret(self)
         self._http.close()
+
+    def _begin(self) -> None:
+        with self._in_flight_lock:
+            self._in_flight += 1
+
+    def _end(self) -> None:
+        with self._in_flight_lock:
+            self._in_flight -= 1
+            last = self._closing and not self._in_flight
+        if last:
+            self.close()
 
     def __enter__(self) -> GMIClient:
         return self
@@ -102,25 +137,34 @@ class GMIClient:
         """POST a streaming chat request; yield deltas as they arrive."""
         deadline = time.monotonic() + self.timeout
         body = chat_body(messages, model=model, stream=True, **params)
-        response = self._send("POST", "/chat/completions", body, deadline=deadline, model=model)
+        response = self._open("POST", "/chat/completions", body, deadline=deadline, model=model)
         return self._iter_deltas(response, deadline)
 
     def chat(self, messages: Sequence[Message], *, model: str, **params: Any) -> Delta:
         """POST a non-streaming chat request; the whole reply as one delta."""
         deadline = time.monotonic() + self.timeout
         body = chat_body(messages, model=model, stream=False, **params)
-        response = self._send("POST", "/chat/completions", body, deadline=deadline, model=model)
+        response = self._open("POST", "/chat/completions", body, deadline=deadline, model=model)
         return next(self._guarded(self._whole_reply(response, deadline), response))
 
     def list_models(self) -> list[str]:
         """Model ids the endpoint serves (``GET {base_url}/models``)."""
         deadline = time.monotonic() + min(self.timeout, 60.0)
-        response = self._send("GET", "/models", None, deadline=deadline)
+        response = self._open("GET", "/models", None, deadline=deadline)
         data = next(self._guarded(self._whole_body(response, deadline), response))
         items = data.get("data", []) if isinstance(data, dict) else []
         return sorted(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
 
     # -- sending with retries -------------------------------------------------
+
+    def _open(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        """``_send``, counted as in flight until ``_guarded`` closes the response."""
+        self._begin()
+        try:
+            return self._send(*args, **kwargs)
+        except BaseException:
+            self._end()
+            raise
 
     def _send(
         self,
@@ -139,7 +183,7 @@ class GMIClient:
             error = outcome
             if not self._may_retry(error, headers, retries):
                 if retry_after_too_long(headers):
-                    error.hint = f"The server asks to wait {parse_retry_after(headers):.0f} s."
+                    error.hint = f"The server asks to wait {describe_wait(headers)}."
                 raise error.redact(self._api_key)
             delay = retry_delay(retries, headers)
             if time.monotonic() + delay >= deadline:
@@ -170,11 +214,34 @@ class GMIClient:
         except httpx.TransportError as exc:
             return APIConnectionError(f"Could not reach {self._host()}: {_reason(exc)}."), {}
         if response.status_code < 400:
-            return response, response.headers
+            unexpected = self._not_an_api_reply(response)
+            return unexpected or response, response.headers
         text = _read_error_body(response, deadline)
-        return status_error(response.status_code, text, model=model, retries=retries), (
-            response.headers
+        error = status_error(
+            response.status_code,
+            text,
+            model=model,
+            retries=retries,
+            secret=self._api_key,
+            endpoint="" if is_gmi_cloud(self.base_url) else self._host(),
+            key_env=self.key_env,
         )
+        return error, response.headers
+
+    def _not_an_api_reply(self, response: httpx.Response) -> GMIError | None:
+        """A redirect or an HTML page (a login or captive portal) said as such, or ``None``."""
+        code = response.status_code
+        html = "text/html" in response.headers.get("content-type", "").lower()
+        if code < 300 and not html:
+            return None
+        response.close()
+        hint = "Is the base URL right? Check GMIMagics.base_url / $GMI_BASE_URL (it ends in /v1)."
+        if code >= 300:
+            where = _redirect_target(response)
+            message = f"The server answered {code} redirect to {where}, not an API reply."
+            return APIStatusError(message, status_code=code, hint=hint)
+        message = f"Got an HTML page from {self._host()}, not an API reply (JSON)."
+        return StreamError(message, hint=hint + " A proxy or network login page may be in the way.")
 
     def _may_retry(self, error: GMIError, headers: Mapping[str, str], retries: int) -> bool:
         if retries >= self.max_retries:
@@ -184,7 +251,15 @@ class GMIClient:
         return isinstance(error, APIConnectionError)
 
     def _auth_headers(self) -> dict[str, str]:
-        if not self._api_key:
+        if self._api_key:
+            return {"Authorization": f"Bearer {self._api_key}"}
+        if self.cache in ("off", "record"):  # replay and auto check on a cache miss
+            self._check_key()
+        return {}  # a local server, or a replay: no key needed
+
+    def _check_key(self) -> None:
+        """Fail before sending when a request would reach GMI Cloud without a key."""
+        if not self._api_key and is_gmi_cloud(self.base_url):
             name = self.key_env
             raise MissingKeyError(
                 f"No API key: set the {name} environment variable.",
@@ -194,7 +269,6 @@ class GMIClient:
                     f"os.environ['{name}'] = getpass.getpass()"
                 ),
             )
-        return {"Authorization": f"Bearer {self._api_key}"}
 
     def _timeout(self, deadline: float) -> httpx.Timeout:
         remaining = max(deadline - time.monotonic(), 0.001)
@@ -227,15 +301,16 @@ class GMIClient:
         except EventTooLarge:  # from a transport that decodes events (the cache's scrubber)
             error = too_large(self.max_reply_bytes, what="One event of the reply stream")
         except GMIError as exc:
-            error = exc.redact(self._api_key)
+            error = exc
         finally:
             response.close()
+            self._end()
         if error is not None:
-            raise error
+            raise error.redact(self._api_key)
 
     def _whole_reply(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
         for body in self._whole_body(response, deadline):
-            yield parse_chunk(body)
+            yield parse_chunk(ChunkScrubber(self._api_key).scrub(body, final=True))
 
     def _whole_body(self, response: httpx.Response, deadline: float) -> Iterator[Any]:
         yield self._read_json(response, deadline)
@@ -244,6 +319,7 @@ class GMIClient:
         decoder = SSEDecoder(max_size=self.max_reply_bytes)
         meter = ReplyMeter(self.max_reply_bytes)
         finished = received = False
+        scrubber = ChunkScrubber(self._api_key)
         for raw in response.iter_bytes():  # decoded (decompressed) bytes
             if time.monotonic() > deadline:
                 raise APITimeoutError(
@@ -254,14 +330,16 @@ class GMIClient:
                 if event.data.startswith("[DONE]"):
                     if not received:
                         raise StreamError("The server ended the reply without sending anything.")
+                    yield from _tail(scrubber)
                     return
                 received = True
-                delta = parse_chunk(_loads_chunk(event.data))
+                delta = parse_chunk(scrubber.scrub(_loads_chunk(event.data, self._api_key)))
                 meter.add_delta(delta)
                 finished = finished or delta.finish_reason is not None
                 yield delta
         if not finished:
             raise StreamError("The reply stream ended before the reply was complete.")
+        yield from _tail(scrubber)
 
     def _read_json(self, response: httpx.Response, deadline: float) -> Any:
         try:
@@ -321,12 +399,20 @@ def _events(decoder: SSEDecoder, raw: bytes) -> list[Any]:
     raise too_large(too_big, what="One event of the reply stream")
 
 
-def _loads_chunk(data: str) -> Any:
+def _tail(scrubber: ChunkScrubber) -> Iterator[Delta]:
+    """The text held back at the end of a stream (a possible partial key), as a delta."""
+    tail = scrubber.tail()
+    if tail is not None:
+        yield parse_chunk(tail)
+
+
+def _loads_chunk(data: str, secret: str | None) -> Any:
     try:
         return loads_bounded(data)
     except ValueError:
-        preview = data[:60] + ("…" if len(data) > 60 else "")
-        raise StreamError(f"The reply stream carried malformed data: {preview!r}") from None
+        pass  # raised below, so the error holds no context (whose ``doc`` is the data)
+    preview = clip(printable(data), 60, secret)
+    raise StreamError(f"The reply stream carried malformed data: {preview!r}")
 
 
 def _read_error_body(response: httpx.Response, deadline: float) -> str:
@@ -342,6 +428,16 @@ def _read_error_body(response: httpx.Response, deadline: float) -> str:
     finally:
         response.close()
     return raw.decode("utf-8", errors="replace")
+
+
+def _redirect_target(response: httpx.Response) -> str:
+    """Where a redirect points: its host (and path, shortened), never a query string."""
+    location = response.headers.get("location", "")
+    try:
+        url = response.url.join(location)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "an unusable address"
+    return clip(printable(f"{url.host}{url.path}"), 80) if location else "nowhere"
 
 
 def _reason(exc: Exception) -> str:

@@ -73,3 +73,17 @@ def retry_after_too_long(headers: Mapping[str, str]) -> bool:
     """A server asking for more than two minutes means: do not retry, report it."""
     asked = parse_retry_after(headers)
     return asked is not None and asked > MAX_RETRY_AFTER
+
+
+def describe_wait(headers: Mapping[str, str]) -> str:
+    """The wait a server asked for, in words; never a 309-digit number."""
+    asked = parse_retry_after(headers)
+    if asked is None or asked < 0:
+        return "an unknown time"
+    if asked <= MAX_RETRY_AFTER:
+        return f"{asked:.0f} s"
+    if asked < 2 * 3600:
+        return f"about {asked / 60:.0f} minutes"
+    if asked < 3 * 86400:
+        return f"about {asked / 3600:.0f} hours"
+    return "more than 3 days"

@@ -417,8 +417,7 @@ def test_repr_never_contains_the_key(client, conversation, server):
     for text in (repr(client), str(client), repr(conversation), str(conversation)):
         assert TEST_KEY not in text
         assert TEST_KEY[8:-4] not in text
-    assert client.masked_key.endswith(TEST_KEY[-4:])
-    assert TEST_KEY not in client.masked_key
+    assert client.masked_key == f"<hidden, {len(TEST_KEY)} chars>"  # no key character
 
 
 def test_short_key_is_fully_masked(server):
@@ -446,10 +445,12 @@ def test_gmi_api_key_wins_over_gmi_cloud_apikey(client, server, monkeypatch):
 def test_missing_key_fails_before_any_request(server, monkeypatch):
     monkeypatch.delenv("GMI_API_KEY")
     monkeypatch.delenv("GMI_CLOUD_APIKEY", raising=False)
-    with GMIClient() as gmi, pytest.raises(MissingKeyError) as caught:
-        gmi.stream_chat(HELLO, model=MODEL)
+    with (
+        GMIClient(base_url="https://api.gmi-serving.com/v1") as gmi,
+        pytest.raises(MissingKeyError) as caught,
+    ):
+        gmi.stream_chat(HELLO, model=MODEL)  # GMI Cloud needs a key (local servers: none)
     assert "GMI_API_KEY" in caught.value.message
-    assert server.requests == []
 
 
 @pytest.mark.parametrize(
