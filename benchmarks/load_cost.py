@@ -25,7 +25,12 @@ from IPython.core.interactiveshell import InteractiveShell
 ip=InteractiveShell.instance()
 """
 BARE = SHELL + "t1=time.perf_counter()\n"
-EXT = SHELL + "t1=time.perf_counter(); ip.run_line_magic('load_ext','gmi_magics')\n"
+# warm-up off here: this measures what load_ext itself imports (the warm-up thread's
+# imports are measured by the first-cell benchmark below)
+EXT = SHELL + (
+    "ip.config.GMIMagics.warm_up = False\n"
+    "t1=time.perf_counter(); ip.run_line_magic('load_ext','gmi_magics')\n"
+)
 REPORT = f"""\
 t2=time.perf_counter(); c2=time.process_time()
 import json, sys
@@ -111,43 +116,62 @@ import sys, time, json
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from harness import quiet_stdout, shell
 ip = shell()
+ip.config.GMIMagics.warm_up = sys.argv[1] == "warm"
+t = time.perf_counter()
 ip.run_line_magic("load_ext", "gmi_magics")
+load = time.perf_counter() - t
 ip.run_line_magic("config", "GMIMagics.display = 'html'")
+time.sleep(2.0)  # the user types the first question
 times = []
 for _ in range(2):
     t = time.perf_counter()
     with quiet_stdout():
         ip.run_cell_magic("gmi", "--no-history", "hi")
     times.append(time.perf_counter() - t)
-print(json.dumps(times))
+print(json.dumps([*times, load]))
 """
 
 
 def first_cell(runs: int, env: dict[str, str], server: Any) -> dict:
-    firsts, seconds = [], []
-    for _ in range(runs):
-        server.enqueue("tok", 200, 2)
-        out = subprocess.run(
-            [sys.executable, "-c", FIRST_CELL], env=env, capture_output=True, text=True
-        )
-        if out.returncode:
-            raise RuntimeError(out.stderr)
-        first, second = json.loads(out.stdout.strip().splitlines()[-1])
-        firsts.append(first)
-        seconds.append(second)
+    result: dict[str, Any] = {"runs": runs}
+    for mode in ("cold", "warm"):
+        firsts, seconds, loads = [], [], []
+        for _ in range(runs):
+            server.enqueue("tok", 200, 2)
+            out = subprocess.run(
+                [sys.executable, "-c", FIRST_CELL, mode], env=env, capture_output=True, text=True
+            )
+            if out.returncode:
+                raise RuntimeError(out.stderr)
+            first, second, load = json.loads(out.stdout.strip().splitlines()[-1])
+            firsts.append(first)
+            seconds.append(second)
+            loads.append(load)
+        result[mode] = {"first": median(firsts), "second": median(seconds), "load": median(loads)}
     server.check_drained("first-cell benchmark")
-    return {"first": median(firsts), "second": median(seconds), "runs": runs}
+    return result
 
 
 def first_cell_rows(result: dict) -> list[Row]:
+    cold, warm = result["cold"], result["warm"]
+    extra = warm["first"] - warm["second"]
     return [
         Row(
-            f"first `%%gmi` cell, html, 200 tokens (lazy imports; median of {result['runs']})",
-            f"2nd cell {ms(result['second'])}",
-            f"1st cell {ms(result['first'])}",
-            f"+{ms(result['first'] - result['second'])} once",
-            "(info)",
-        )
+            f"first `%%gmi` cell 2 s after load_ext, html, 200 tokens, warm-up off "
+            f"(median of {result['runs']})",
+            f"2nd cell {ms(cold['second'])}",
+            f"1st cell {ms(cold['first'])}",
+            f"+{ms(cold['first'] - cold['second'])} once",
+            "(baseline)",
+        ),
+        Row(
+            "first `%%gmi` cell 2 s after load_ext, warm-up on (default)",
+            f"2nd cell {ms(warm['second'])}",
+            f"1st cell {ms(warm['first'])}; load_ext {ms(warm['load'], 2)}",
+            f"{extra * 1000:+.1f} ms once",
+            "≤ 40 ms extra; load_ext ≤ 30 ms",
+            extra <= 0.040 and warm["load"] <= TARGET,
+        ),
     ]
 
 

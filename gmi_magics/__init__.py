@@ -15,6 +15,7 @@ from ._version import __version__
 _LAZY = {
     "Conversation": "chat.conversation",
     "ReplyInterrupted": "chat.conversation",
+    "batch": "chat.batch",
     "GMIClient": "wire.client",
     "GMIError": "errors",
     "Reply": "types",
@@ -34,12 +35,14 @@ __all__ = [
     "ToolRegistry",
     "Usage",
     "__version__",
+    "batch",
     "load_ipython_extension",
     "tool",
     "unload_ipython_extension",
 ]
 
 if TYPE_CHECKING:
+    from .chat.batch import batch
     from .chat.conversation import Conversation, ReplyInterrupted
     from .errors import GMIError
     from .tools.registry import ToolRegistry, tool
@@ -58,7 +61,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext gmi_magics``."""
-    from .magics import GMIMagics, keep_question_marks, reply_bundle
+    from .magics import GMIMagics, keep_question_marks, reply_bundle, start_warm_up
 
     magics = GMIMagics(shell=ipython)
     formatter = ipython.display_formatter.mimebundle_formatter
@@ -67,6 +70,8 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", magics.remember_cell_id)
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
+    if magics.warm_up:
+        start_warm_up(magics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shlex
+import threading
+import time
 import tokenize
 from functools import cache
 from types import SimpleNamespace
@@ -29,6 +32,8 @@ from .settings import (
 if TYPE_CHECKING:
     from .session import Session
 
+_log = logging.getLogger(__name__)
+WARM_UP_DELAY = 0.05  # seconds
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
     *("save", "load", "export", "usage", "explain", "tools", "panel", "alias", "persona"),
@@ -114,6 +119,31 @@ def _core() -> SimpleNamespace:
         is_subcommand=is_subcommand,
         run_subcommand=run_subcommand,
     )
+
+
+def start_warm_up(magics: GMIMagics) -> threading.Thread:
+    """Import the core and open the client in a daemon thread, so the first question
+    costs what the next does (imports, TLS context: ~0.3-0.7 s otherwise).
+
+    Both this thread and a cell that starts at once enter through ``_core()``, so
+    they take Python's per-module import locks in the same order; the session's
+    client is built under its lock.
+    """
+    thread = threading.Thread(target=_warm_up, args=(magics,), name="gmi-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up(magics: GMIMagics) -> None:
+    time.sleep(WARM_UP_DELAY)  # let %load_ext return and the frontend settle first
+    try:
+        _core()
+        from .display.markup import markdown_to_html
+
+        markdown_to_html("# warm\n\n| a |\n|---|\n| 1 |\n\n```python\nx = 1\n```\n")
+        magics.session.client(magics.settings())
+    except Exception:  # warming is an optimisation: the first cell will report any problem
+        _log.debug("warm-up failed", exc_info=True)
 
 
 def reply_bundle(reply: Any) -> dict[str, str]:
@@ -216,6 +246,11 @@ class GMIMagics(Magics):
     cache_dir = Unicode(
         DEFAULT_CACHE_DIR, help="Folder of recorded replies (no keys are ever written there)."
     ).tag(config=True)
+    warm_up = Bool(
+        True,
+        help="After %load_ext, import the core (httpx, markdown, …) in a background thread so "
+        "the first question is as fast as the next.",
+    ).tag(config=True)
     confirm_tools = Bool(False, help="Ask before running each tool call the model makes.").tag(
         config=True
     )
@@ -223,6 +258,7 @@ class GMIMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
+        self._session_lock = threading.Lock()
         self.cell_id: str | None = None
         self._asks_in_cell = 0
 
@@ -241,9 +277,10 @@ class GMIMagics(Magics):
 
     @property
     def session(self) -> Session:
-        if self._session is None:
-            self._session = _core().Session()
-        return self._session
+        with self._session_lock:  # the warm-up thread may ask at the same time
+            if self._session is None:
+                self._session = _core().Session()
+            return self._session
 
     def settings(self) -> Settings:
         """Effective settings: %config traits over environment over defaults."""
@@ -319,6 +356,32 @@ class GMIMagics(Magics):
     @argument("--error", action="store_true", help="Include the last exception and its cell.")
     @argument("--tools", metavar="F,G", help="Functions (by name) the model may call.")
     @argument("--confirm", action="store_true", help="Ask before each tool call.")
+    @argument(
+        "--over",
+        metavar="NAME",
+        help="Batch: send the cell once per element of NAME (list, Series, DataFrame column); "
+        "{item} is the element, {row.col} its row. Results go to -o, not the chat.",
+    )
+    @argument("--max-active", type=int, default=8, metavar="N", help="Batch: requests at once.")
+    @argument("--rpm", type=float, help="Batch: most requests per minute.")
+    @argument("--tpm", type=float, help="Batch: most tokens per minute.")
+    @argument("--checkpoint", metavar="FILE", help="Batch: resumable JSONL of finished items.")
+    @argument(
+        "--on-error",
+        choices=["return", "raise", "stop"],
+        default="return",
+        help="Batch: keep failed items as errors (return), stop at the first (raise), "
+        "or finish the requests in flight and stop (stop).",
+    )
+    @argument(
+        "--into-columns",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PREFIX",
+        help="Batch with -f json over a DataFrame column: add the JSON keys as new columns.",
+    )
+    @argument("--dry-run", action="store_true", help="Batch: show the estimate, send nothing.")
     @argument(
         "-p",
         "--param",

@@ -7,6 +7,7 @@ arrives as a duck-typed object (``gmi_magics.types.Renderer``).
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 from .chat.conversation import Conversation, ReplyInterrupted
@@ -25,36 +26,38 @@ class Session:
 
     def __init__(self) -> None:
         self._client: GMIClient | None = None
+        self._lock = threading.Lock()
         self._client_signature: tuple[Any, ...] = ()
         self.threads: dict[str, Conversation] = {}
         self.thread_tools: dict[str, list[str]] = {}  # default tool names per thread
 
     def client(self, settings: Settings) -> GMIClient:
         """The shared client for these settings (one keep-alive pool per kernel)."""
-        key = find_api_key(settings.api_key_env)
-        signature = (
-            settings.base_url,
-            settings.timeout,
-            settings.max_retries,
-            settings.api_key_env,
-            settings.cache,
-            settings.cache_dir,
-            hashlib.sha256((key or "").encode()).hexdigest(),  # never the key itself
-        )
-        if self._client is None or signature != self._client_signature:
-            if self._client is not None:
-                self._client.close()
-            self._client = GMIClient(
-                key,
-                base_url=settings.base_url,
-                timeout=settings.timeout,
-                max_retries=settings.max_retries,
-                key_env=settings.api_key_env,
-                cache=settings.cache,  # type: ignore[arg-type]  # validated by the trait
-                cache_dir=settings.cache_dir,
+        with self._lock:  # a cell and the warm-up thread may ask at once
+            key = find_api_key(settings.api_key_env)
+            signature = (
+                settings.base_url,
+                settings.timeout,
+                settings.max_retries,
+                settings.api_key_env,
+                settings.cache,
+                settings.cache_dir,
+                hashlib.sha256((key or "").encode()).hexdigest(),  # never the key itself
             )
-            self._client_signature = signature
-        return self._client
+            if self._client is None or signature != self._client_signature:
+                if self._client is not None:
+                    self._client.close()
+                self._client = GMIClient(
+                    key,
+                    base_url=settings.base_url,
+                    timeout=settings.timeout,
+                    max_retries=settings.max_retries,
+                    key_env=settings.api_key_env,
+                    cache=settings.cache,  # type: ignore[arg-type]  # validated by the trait
+                    cache_dir=settings.cache_dir,
+                )
+                self._client_signature = signature
+            return self._client
 
     def conversation(self, settings: Settings, chat: str = DEFAULT_CHAT) -> Conversation:
         """The named thread, created on first use, wired to the current client."""
