@@ -59,6 +59,10 @@ class Host(Protocol):
 
 def run_cell(host: Host, args: Any, text: str) -> Reply:
     """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
+    if getattr(args, "over", None):  # a batch: one request per element, outside the chat
+        from .batch_cell import run_batch_cell
+
+        return run_batch_cell(host, args, text)
     namespace = host.shell.user_ns
     settings = host.settings()
     if not args.no_interpolate:

@@ -1,0 +1,486 @@
+"""``batch()``: one prompt per item of a list or Series, sent concurrently.
+
+Results come back aligned with the inputs (a list for a list, a Series with the
+same index for a Series); a failed item holds an ``ItemError``.  Identical requests
+are sent once; ``checkpoint=`` makes long runs resumable.  No IPython here: this
+runs in scripts and in Dask / Spark worker processes (settings from the environment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from ..errors import GMIError
+from ..settings import DEFAULT_MODEL, find_api_key
+from ..types import Message
+from ..wire.client import GMIClient
+from .batch_checkpoint import Writer, load
+from .batch_format import finisher, json_instruction
+from .batch_run import NOT_RUN, ItemError, Job, Limits, OnError, Outcome, Run
+from .budget import TokenEstimator
+from .turns import estimate_cost
+
+__all__ = ["BatchError", "BatchEstimate", "BatchList", "BatchSummary", "ItemError", "batch"]
+
+LARGE_RUN = 1_000  # above this many items the estimate is shown before sending
+Format = Literal["text", "json"]
+_clients: dict[tuple[Any, ...], GMIClient] = {}
+_clients_lock = threading.Lock()
+
+
+class BatchError(GMIError):
+    """A batch could not start: bad arguments or inputs."""
+
+    hint = "See help(gmi_magics.batch)."
+
+
+@dataclass(frozen=True)
+class BatchEstimate:
+    """What a run would send, from the character-based token estimator."""
+
+    items: int
+    requests: int
+    duplicates: int
+    from_checkpoint: int
+    tokens_in: int
+    tokens_out_max: int | None  # max_tokens × requests, when max_tokens is set
+    cost: float | None
+
+    def line(self) -> str:
+        parts = [f"{self.requests:,} requests for {self.items:,} items"]
+        if self.duplicates:
+            parts.append(f"{self.duplicates:,} repeats sent once")
+        if self.from_checkpoint:
+            parts.append(f"{self.from_checkpoint:,} from the checkpoint")
+        out = (
+            f"up to {self.tokens_out_max:,} out"
+            if self.tokens_out_max is not None
+            else "output not bounded (set max_tokens)"
+        )
+        cost = f", about ${self.cost:,.4f}" if self.cost is not None else ""
+        return f"Estimate: {'; '.join(parts)}: ~{self.tokens_in:,} tokens in, {out}{cost}."
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did; ``line()`` is the one-line report shown at the end."""
+
+    items: int
+    done: int
+    failed: int
+    not_run: int
+    skipped: int
+    from_checkpoint: int
+    duplicates: int
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+    seconds: float
+    stopped: str = ""
+
+    def line(self) -> str:
+        head = f"{self.items:,} items: {self.done:,} done, {self.failed:,} failed"
+        extras = [
+            f"{self.not_run:,} not sent" if self.not_run else "",
+            f"{self.skipped:,} empty skipped" if self.skipped else "",
+            f"{self.from_checkpoint:,} from checkpoint" if self.from_checkpoint else "",
+            f"{self.duplicates:,} repeats sent once" if self.duplicates else "",
+        ]
+        extra = ", ".join(e for e in extras if e)
+        cost = f" · ${self.cost:,.4f}" if self.cost is not None else ""
+        stopped = f" · stopped: {self.stopped}" if self.stopped else ""
+        return (
+            f"{head}{f' ({extra})' if extra else ''} · {self.tokens_in:,} in / "
+            f"{self.tokens_out:,} out tokens{cost} · {self.seconds:.1f} s{stopped}"
+        )
+
+
+class BatchList(list[Any]):
+    """The results of a list input: a plain list, plus ``.summary`` (a ``BatchSummary``)."""
+
+    summary: BatchSummary | None = None
+
+
+@dataclass
+class Request:
+    """How every item of one batch is asked."""
+
+    model: str
+    system: str | None
+    params: dict[str, Any]
+    format: Format
+    schema: Any
+    stream: bool
+
+
+def batch(
+    prompts: Iterable[Any],
+    *,
+    model: str | None = None,
+    system: str | None = None,
+    max_active: int = 8,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    format: Format = "text",
+    schema: Any = None,
+    on_error: OnError = "return",
+    progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    client: GMIClient | None = None,
+    prices: Mapping[str, Any] | None = None,
+    stream: bool = True,
+    dry_run: bool = False,
+    **params: Any,
+) -> Any:
+    """Send one request per prompt, ``max_active`` at a time; results aligned with inputs.
+
+    ``prompts``: a list (→ list) or pandas Series (→ Series, same index) of strings,
+    or of message lists.  ``None``/NaN/empty items are not sent (result ``None``).
+    Each result is a ``Reply``; with ``format="json"`` the parsed JSON (checked
+    against ``schema``, a JSON-schema dict or a pydantic model); a failed item an
+    ``ItemError`` (falsy; ``str()`` is its one-line message).  ``on_error``:
+    ``"return"`` keeps going, ``"raise"`` stops at the first failure, ``"stop"``
+    finishes what is in flight and returns.  ``rpm`` / ``tpm`` are per process: to
+    share a global quota across N workers, pass ``rpm / N``.  A 429 pauses every
+    worker for its ``Retry-After``.  ``checkpoint="x.jsonl"`` appends each finished
+    item; a re-run sends only the missing ones.  Ctrl-C returns what finished.
+    ``client``: defaults to one per process from the environment ($GMI_API_KEY,
+    $GMI_BASE_URL, $GMI_MODEL).  ``prices``: ``{model: (in, out)}`` per million
+    tokens, for the cost.  Other keywords (``temperature=``, ``max_tokens=``) go
+    into every request body.  ``dry_run=True`` returns the ``BatchEstimate`` only.
+    """
+    items, wrap = _inputs(prompts)
+    request = _request(model, system, format, schema, stream, params)
+    limits = _limits(max_active, rpm, tpm, on_error)
+    outcome = run_batch(
+        items,
+        request,
+        limits,
+        client=client,
+        checkpoint=checkpoint,
+        prices=prices or {},
+        progress=progress,
+        dry_run=dry_run,
+    )
+    if isinstance(outcome, BatchEstimate):
+        return outcome
+    results, summary = outcome
+    return wrap(results, summary)
+
+
+def run_batch(
+    items: Sequence[Any],
+    request: Request,
+    limits: Limits,
+    *,
+    client: GMIClient | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    prices: Mapping[str, Any],
+    progress: bool = True,
+    dry_run: bool = False,
+) -> tuple[list[Any], BatchSummary] | BatchEstimate:
+    """The engine behind ``batch()`` and ``%%gmi --over``: plain lists in and out."""
+    started = time.monotonic()
+    results: list[Any] = [NOT_RUN] * len(items)
+    jobs, skipped = _jobs(items, request, results)
+    finish = finisher(request.format, request.schema, prices)
+    restored = _restore(jobs, checkpoint, finish, results)
+    jobs = [job for job in jobs if job.key not in restored]
+    estimate = _estimate(items, jobs, skipped, restored, request, prices)
+    if dry_run:
+        _say(estimate.line())
+        return estimate
+    if len(items) > LARGE_RUN:
+        _say(estimate.line())
+    client = client or default_client()
+    secret = getattr(client, "_api_key", None) or find_api_key(client.key_env)
+    writer = Writer(checkpoint, secret) if checkpoint is not None else None
+    run = Run(
+        client,
+        model=request.model,
+        params=request.params,
+        stream=request.stream,
+        limits=limits,
+        finish=finish,
+        writer=writer,
+        secret=secret,
+    )
+    tally = _Tally(len(items), skipped + sum(restored.values()), progress)
+    try:
+        run.execute(jobs, lambda job, outcome: tally.record(job, outcome, results))
+    except GMIError as error:  # on_error="raise", or the checkpoint failed
+        error.results = _not_run(results, run.reason or "stopped at an error")  # type: ignore[attr-defined]
+        raise
+    finally:
+        tally.close()
+    _not_run(results, run.reason or "stopped")
+    summary = tally.summary(
+        results, skipped, sum(restored.values()), _duplicates(jobs), prices, request.model
+    )
+    summary = replace(summary, seconds=time.monotonic() - started, stopped=run.reason)
+    if progress:
+        _say(summary.line())
+    return results, summary
+
+
+def _not_run(results: list[Any], reason: str) -> list[Any]:
+    """Mark the items never answered; returns ``results``."""
+    for index, value in enumerate(results):
+        if value is NOT_RUN:
+            results[index] = ItemError("NotRun", f"Not sent: the batch {reason}.")
+    return results
+
+
+# -- inputs and requests --------------------------------------------------------
+
+
+def _inputs(prompts: Iterable[Any]) -> tuple[list[Any], Any]:
+    """The items as a list, and how to wrap the results like the input."""
+    kind = type(prompts)
+    if isinstance(prompts, (str, bytes)):
+        raise BatchError("batch() takes a list (or Series) of prompts, not one string.")
+    if kind.__module__.startswith("pandas"):
+        if kind.__name__ == "DataFrame":
+            raise BatchError(
+                "batch() takes one column: pass df['text'] (or build the prompts first)."
+            )
+        if kind.__name__ == "Series":
+            return list(prompts), _series_wrapper(prompts)
+    try:
+        items = list(prompts)
+    except TypeError:
+        raise BatchError(f"batch() takes a list of prompts, not a {kind.__name__}.") from None
+
+    def wrap(results: list[Any], summary: BatchSummary) -> BatchList:
+        out = BatchList(results)
+        out.summary = summary
+        return out
+
+    return items, wrap
+
+
+def _series_wrapper(series: Any) -> Any:
+    def wrap(results: list[Any], summary: BatchSummary) -> Any:
+        import pandas as pd
+
+        out = pd.Series(results, index=series.index, name=series.name, dtype=object)
+        out.attrs["gmi_batch"] = summary.line()
+        return out
+
+    return wrap
+
+
+def _request(
+    model: str | None,
+    system: str | None,
+    format: str,
+    schema: Any,
+    stream: bool,
+    params: dict[str, Any],
+) -> Request:
+    if format not in ("text", "json"):
+        raise BatchError(f"format must be 'text' or 'json', not {format!r}.")
+    if schema is not None and format != "json":
+        format = "json"  # a schema only makes sense for JSON replies
+    params = {k: v for k, v in params.items() if v is not None}
+    if format == "json":
+        params.setdefault("response_format", {"type": "json_object"})
+    chosen = model or os.environ.get("GMI_MODEL", "").strip() or DEFAULT_MODEL
+    return Request(chosen, system or None, params, format, schema, stream)  # type: ignore[arg-type]
+
+
+def _limits(max_active: int, rpm: float | None, tpm: float | None, on_error: str) -> Limits:
+    if not isinstance(max_active, int) or not 1 <= max_active <= 256:
+        raise BatchError(f"max_active must be an integer from 1 to 256, not {max_active!r}.")
+    for name, value in (("rpm", rpm), ("tpm", tpm)):
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise BatchError(f"{name} must be a positive number per minute, not {value!r}.")
+    if on_error not in ("return", "raise", "stop"):
+        raise BatchError(f"on_error must be 'return', 'raise' or 'stop', not {on_error!r}.")
+    return Limits(max_active, rpm, tpm, on_error)  # type: ignore[arg-type]
+
+
+def _is_missing(item: Any) -> bool:
+    if item is None or (isinstance(item, float) and math.isnan(item)):
+        return True
+    if type(item).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(item, str) and not item.strip()
+
+
+def messages_for(item: Any, request: Request) -> list[Message]:
+    """The messages of one item: the system prompt, then the prompt (or its message list)."""
+    head: list[Message] = [{"role": "system", "content": request.system}] if request.system else []
+    if isinstance(item, list) and item and all(isinstance(m, dict) for m in item):
+        return head + [dict(m) for m in item]  # type: ignore[misc]
+    text = item if isinstance(item, str) else str(item)
+    if request.format == "json":
+        text += json_instruction(text, request.schema)
+    return [*head, {"role": "user", "content": text}]
+
+
+def request_key(messages: list[Message], request: Request) -> str:
+    """sha256 of the messages, the model and the params: names a request in checkpoints."""
+    canonical = json.dumps(
+        [messages, request.model, request.params], sort_keys=True, default=str, ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()
+
+
+def _jobs(items: Sequence[Any], request: Request, results: list[Any]) -> tuple[list[Job], int]:
+    """One job per distinct request; missing items get ``None`` right away."""
+    estimator = TokenEstimator()
+    jobs: dict[str, Job] = {}
+    skipped = 0
+    for index, item in enumerate(items):
+        if _is_missing(item):
+            results[index] = None
+            skipped += 1
+            continue
+        messages = messages_for(item, request)
+        key = request_key(messages, request)
+        job = jobs.get(key)
+        if job is None:
+            tokens = sum(estimator.message_tokens(m) for m in messages)
+            jobs[key] = Job(key, messages, tokens, [index])
+        else:
+            job.indexes.append(index)
+    return list(jobs.values()), skipped
+
+
+def _restore(jobs: list[Job], checkpoint: Any, finish: Any, results: list[Any]) -> dict[str, int]:
+    """Fill results from the checkpoint; ``{key: items restored}``."""
+    if checkpoint is None:
+        return {}
+    loaded = load(checkpoint, {job.key for job in jobs})
+    if loaded.damaged:
+        _say(loaded.note(checkpoint))
+    restored: dict[str, int] = {}
+    for job in jobs:
+        reply = loaded.replies.get(job.key)
+        if reply is None:
+            continue
+        value = finish(reply)
+        if isinstance(value, ItemError):
+            continue  # e.g. JSON that no longer fits the schema: ask again
+        for index in job.indexes:
+            results[index] = value
+        restored[job.key] = len(job.indexes)
+    return restored
+
+
+def _duplicates(jobs: list[Job]) -> int:
+    return sum(len(job.indexes) - 1 for job in jobs)
+
+
+def _estimate(
+    items: Sequence[Any],
+    jobs: list[Job],
+    skipped: int,
+    restored: dict[str, int],
+    request: Request,
+    prices: Mapping[str, Any],
+) -> BatchEstimate:
+    tokens_in = sum(job.tokens for job in jobs)
+    max_tokens = request.params.get("max_tokens")
+    out = max_tokens * len(jobs) if isinstance(max_tokens, int) else None
+    cost = estimate_cost(prices, request.model, tokens_in, out or 0)
+    return BatchEstimate(
+        items=len(items) - skipped,
+        requests=len(jobs),
+        duplicates=_duplicates(jobs),
+        from_checkpoint=sum(restored.values()),
+        tokens_in=tokens_in,
+        tokens_out_max=out,
+        cost=cost,
+    )
+
+
+def default_client() -> GMIClient:
+    """One client per process and environment (Dask / Spark workers build their own)."""
+    key = find_api_key() or ""
+    signature = (
+        os.getpid(),
+        os.environ.get("GMI_BASE_URL", ""),
+        hashlib.sha256(key.encode()).hexdigest(),  # never the key itself
+    )
+    with _clients_lock:
+        client = _clients.get(signature)
+        if client is None:
+            client = _clients[signature] = GMIClient()
+        return client
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# -- progress and the summary ---------------------------------------------------
+
+
+class _Tally:
+    """Counts results as they arrive and drives the tqdm bar (main thread only)."""
+
+    def __init__(self, total: int, initial: int, progress: bool) -> None:
+        self.failed = 0
+        self.tokens_in = self.tokens_out = 0
+        self.bar: Any = None
+        if progress and total:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+            self.bar = tqdm(
+                total=total, initial=initial, unit="item", desc="gmi batch", dynamic_ncols=True
+            )
+
+    def record(self, job: Job, outcome: Outcome, results: list[Any]) -> None:
+        for index in job.indexes:
+            results[index] = outcome.value
+        if isinstance(outcome.value, ItemError):
+            self.failed += len(job.indexes)
+        reply = outcome.reply
+        if reply is not None and reply.usage is not None:
+            self.tokens_in += reply.usage.prompt_tokens
+            self.tokens_out += reply.usage.completion_tokens
+        if self.bar is not None:
+            if self.failed:
+                self.bar.set_postfix_str(f"failed {self.failed:,}", refresh=False)
+            self.bar.update(len(job.indexes))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def summary(
+        self,
+        results: list[Any],
+        skipped: int,
+        restored: int,
+        duplicates: int,
+        prices: Mapping[str, Any],
+        model: str,
+    ) -> BatchSummary:
+        not_run = sum(1 for r in results if isinstance(r, ItemError) and r.error == "NotRun")
+        failed = sum(1 for r in results if isinstance(r, ItemError)) - not_run
+        return BatchSummary(
+            items=len(results),
+            done=len(results) - failed - not_run - skipped,
+            failed=failed,
+            not_run=not_run,
+            skipped=skipped,
+            from_checkpoint=restored,
+            duplicates=duplicates,
+            tokens_in=self.tokens_in,
+            tokens_out=self.tokens_out,
+            cost=estimate_cost(prices, model, self.tokens_in, self.tokens_out),
+            seconds=0.0,
+        )
