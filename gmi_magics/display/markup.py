@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
+import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +26,10 @@ from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
 
 from ..types import Reply, ToolBlock
-from .mdprep import close_open_fence, normalize_list_indent
+from .bounded import bound_link_processors
+from .mdprep import close_open_fence, normalize_list_indent, split_blocks
+
+_log = logging.getLogger(__name__)
 
 _EXTENSIONS = ["fenced_code", "tables", "codehilite", "sane_lists"]
 _EXTENSION_CONFIGS = {
@@ -88,9 +93,14 @@ def protect_math(text: str) -> tuple[str, dict[str, str]]:
     return _TOKENS.sub(swap, text), found
 
 
+TAG_LOOKAHEAD = 1_000  # a tag must close within this; else Python-Markdown's scan is quadratic
+
+
 def _keep_or_escape_tag(match: re.Match[str]) -> str:
     name = (match.group("tagname") or "").lower()
-    if match.group("scheme") or name in _TAGS:  # an autolink, or a tag the sanitizer keeps
+    kept = match.group("scheme") or name in _TAGS  # an autolink, or a tag the sanitizer keeps
+    end = match.end()
+    if kept and match.string.find(">", end, end + TAG_LOOKAHEAD) >= 0:
         return match.group(0)
     return "&lt;" + match.group(0)[1:]
 
@@ -162,8 +172,14 @@ def _converter() -> markdown.Markdown:
             extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
         )
         converter.treeprocessors.register(ImagesAsLinks(converter), "gmi_images", 8)
+        bound_link_processors(converter)
         _LOCAL.converter = converter
     return converter.reset()
+
+
+def _discard_converter() -> None:
+    """Forget this thread's converter: a failed ``convert`` leaves it half-way (broken)."""
+    _LOCAL.converter = None
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9 ,;:?!'\"%().\n]*\Z")  # no markdown syntax can occur
@@ -182,16 +198,78 @@ def plain_paragraphs(text: str) -> str | None:
     return "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs if p.strip())
 
 
+CHUNK_CHARS = 4_000  # longer texts render in pieces this size, cut between blocks
+BUDGET_SECONDS = 1.0  # per render, plus BUDGET_PER_CHAR for each character
+BUDGET_PER_CHAR = 50e-6
+_clock = time.perf_counter
+
+
 def markdown_to_html(text: str) -> str:
-    """Render untrusted markdown to sanitized HTML, keeping math for MathJax."""
+    """Render untrusted markdown to sanitized HTML, keeping math for MathJax.
+
+    Never raises, and takes time linear in ``len(text)``: pieces past the time
+    budget, or that Python-Markdown cannot render, are shown as escaped plain text.
+    """
     if not text:
         return ""
     fast = plain_paragraphs(text)
     if fast is not None:
         return fast
-    protected, found = protect_math(normalize_list_indent(close_open_fence(text)))
-    converted = _RAW_TEXT_TAG.sub("&lt;", _converter().convert(protected))
-    return restore_math(sanitize(converted), found)
+    pieces = split_blocks(text, CHUNK_CHARS)
+    references = reference_definitions(text) if len(pieces) > 1 else {}
+    out: list[str] = []
+    late: list[str] = []  # pieces past the budget, shown together as plain text
+    started, allowance = _clock(), BUDGET_SECONDS
+    for piece in pieces:
+        allowance += BUDGET_PER_CHAR * len(piece)
+        if _clock() - started > allowance:
+            late.append(piece)
+            continue
+        if late:
+            out.append(plain_text_html("".join(late), "it took too long to render"))
+            late = []
+        out.append(_render_piece(piece, references))
+    if late:
+        out.append(plain_text_html("".join(late), "it took too long to render"))
+    return "\n".join(out)
+
+
+def _render_piece(text: str, references: dict[str, tuple[str, str | None]]) -> str:
+    """One piece through Python-Markdown and nh3; plain text if that fails."""
+    try:
+        protected, found = protect_math(normalize_list_indent(close_open_fence(text)))
+        converter = _converter()
+        converter.references.update(references)
+        converted = _RAW_TEXT_TAG.sub("&lt;", converter.convert(protected))
+        return restore_math(sanitize(converted), found)
+    except RecursionError:
+        _discard_converter()
+        return plain_text_html(text, "it nests too deeply")
+    except Exception as error:  # a renderer bug must not cost the user the reply
+        _discard_converter()
+        _log.warning("markdown rendering failed", exc_info=error)
+        return plain_text_html(text, f"the markdown renderer failed ({type(error).__name__})")
+
+
+def plain_text_html(text: str, reason: str) -> str:
+    """``text`` escaped in a ``<pre>``, under a one-line note saying why."""
+    note = _div("gmi-note", f"shown as plain text: {reason}")
+    return f'{note}<pre class="gmi-plain">{html.escape(text)}</pre>'
+
+
+_REFERENCE = re.compile(
+    r"""^[ ]{0,3}\[([^\[\]\n]+)\]:[ \t]*<?([^\s>]+)>?"""
+    r"""(?:[ \t]+(?:"([^"\n]*)"|'([^'\n]*)'))?[ \t]*$""",
+    re.MULTILINE,
+)
+
+
+def reference_definitions(text: str) -> dict[str, tuple[str, str | None]]:
+    """``[id]: url "title"`` definitions, so a piece can use those of other pieces."""
+    return {
+        m.group(1).strip().lower(): (m.group(2), m.group(3) or m.group(4))
+        for m in _REFERENCE.finditer(text)
+    }
 
 
 # Elements whose content a sanitizer drops up to a closing tag that may never come; any
@@ -324,7 +402,7 @@ def reply_html(
 
 
 def footer_text(reply: Reply) -> str:
-    """One line: model · tokens · latency (· interrupted)."""
+    """One line: model · tokens · cost (when priced) · latency (· interrupted)."""
     parts = [reply.model] if reply.model else []
     usage = reply.usage
     if usage is not None:
@@ -332,6 +410,9 @@ def footer_text(reply: Reply) -> str:
         if usage.reasoning_tokens:
             tokens += f" ({usage.reasoning_tokens} reasoning)"
         parts.append(tokens)
+    cost = reply.metadata.get("cost")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and 0 <= cost < 1e9:
+        parts.append(f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}")
     if reply.latency > 0:
         parts.append(f"{reply.latency:.1f} s")
     if reply.interrupted:

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import re
-
 from .markup import markdown_to_html
-from .mdprep import fence_after
-
-_LIST_ITEM = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+from .mdprep import BlockScanner
 
 
 class StreamingMarkdown:
     """Renders a growing markdown text, re-rendering only its unfinished tail.
 
     A block is finished once a blank line (outside code fences and ``$$`` math) is
-    followed by a line that starts a new top-level block; finished blocks are
-    rendered once and cached, so a long streamed reply costs linear work.  The
-    final render of a reply uses ``markdown_to_html`` on the whole text.
+    followed by a line that starts a new top-level block (``BlockScanner``);
+    finished blocks are rendered once and cached, so a long streamed reply costs
+    linear work.  The final render of a reply uses ``markdown_to_html`` on the
+    whole text.
     """
 
     def __init__(self) -> None:
         self._html: list[str] = []
         self._done = 0  # text[:_done] is rendered and cached
         self._scanned = 0  # complete lines scanned so far
-        self._fence = ""
-        self._math = False
-        self._blank_before = False
+        self._blocks = BlockScanner()
 
     def render(self, text: str) -> str:
         """HTML for ``text``, which must extend the text of the previous call."""
@@ -43,25 +38,9 @@ class StreamingMarkdown:
         while pos < end:
             newline = text.index("\n", pos)
             line = text[pos:newline]
-            if self._starts_block(line):
+            if self._blocks.starts_block(line):
                 cut = pos
-            self._track(line)
+            self._blocks.track(line)
             pos = newline + 1
         self._scanned = pos
         return cut
-
-    def _starts_block(self, line: str) -> bool:
-        return (
-            self._blank_before
-            and not self._fence
-            and not self._math
-            and line[:1] not in ("", " ", "\t")
-            and _LIST_ITEM.match(line) is None
-        )
-
-    def _track(self, line: str) -> None:
-        fenced = self._fence
-        self._fence = fence_after(line, self._fence)
-        if not fenced and not self._fence and line.count("$$") % 2:
-            self._math = not self._math
-        self._blank_before = not self._fence and not line.strip()

@@ -1,0 +1,138 @@
+"""Hostile model output: markdown shapes, borrowed CSS classes, control sequences.
+
+``markdown_shape(name, size)`` builds about ``size`` characters of one shape; every
+shape must render (to HTML, in a cell and in ``%gmi history``) in time linear in size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def _repeat(unit: str) -> Callable[[int], str]:
+    return lambda size: unit * max(1, size // len(unit))
+
+
+def _nested_list(size: int, step: int = 2) -> str:
+    lines, used, depth = [], 0, 0
+    while used < size:
+        line = " " * (step * depth) + f"- level {depth}\n"
+        lines.append(line)
+        used += len(line)
+        depth += 1
+    return "".join(lines)
+
+
+def _nested_quote_list(size: int) -> str:
+    lines, used, depth = [], 0, 0
+    while used < size:
+        line = "> " + "    " * depth + "- x\n"
+        lines.append(line)
+        used += len(line)
+        depth += 1
+    return "".join(lines)
+
+
+def _table(size: int) -> str:
+    head = "| a | b | c |\n|---|---|---|\n"
+    row = "| [x](http://a.example) | `y` | *z* |\n"
+    return head + row * max(1, (size - len(head)) // len(row))
+
+
+def _long_line(size: int) -> str:
+    return ("word " * (size // 5)).strip()
+
+
+REPEATED_UNITS = [
+    "1. ",
+    "+ ",
+    "- ",
+    "* ",
+    "> ",
+    ">",
+    "1) ",
+    "- 1. ",
+    "> 1. ",
+    "1. > ",
+    "- > ",
+    "[",
+    "[a",
+    "](",
+    "[a](",
+    "[a](b",
+    "![",
+    "![a",
+    "[a][",
+    "[^",
+    "[a]: ",
+    "[]",
+    "<",
+    "<a ",
+    "<a href=",
+    "<b>",
+    "<div>\n",
+    "<http://",
+    "<!",
+    "<?",
+    "&",
+    "&#",
+    "*",
+    "_",
+    "*a",
+    "_a",
+    "**a",
+    "__a",
+    "*a **b ",
+    "~~",
+    "`",
+    "``",
+    "`a",
+    "a`",
+    "|",
+    "| a ",
+    "|\n",
+    "a|b\n",
+    "\\",
+    "\\[",
+    "\\(",
+    "$",
+    "$$",
+    "$a",
+    "$$\n",
+    "```\n",
+    "~~~\n",
+    "```python\n",
+    "# a\n",
+    "#",
+    "=\n",
+    "a\n=\n",
+    "a\n-\n",
+    "    ",
+    "\t",
+    " \n",
+    "  \n",
+    "\n",
+    "---\n",
+    "***\n",
+    ":",
+    "http://",
+    "a\u0301",
+]
+MARKDOWN_SHAPES: dict[str, Callable[[int], str]] = {
+    **{f"repeat {unit!r}": _repeat(unit) for unit in REPEATED_UNITS},
+    "nested list by 2": _nested_list,
+    "nested list by 4": lambda size: _nested_list(size, 4),
+    "nested list in a quote": _nested_quote_list,
+    "unclosed fence then links": lambda size: "```\n" + "[a" * (size // 2),
+    "huge table": _table,
+    "long line": _long_line,
+    "emphasis chain": lambda size: "".join(f"{'*' * (i % 3 + 1)}a{i} " for i in range(size // 5)),
+    "brackets nested": lambda size: "[" * (size // 2) + "]" * (size // 2),
+    "parens after link": lambda size: "[a](" + "(" * (size - 4),
+    "links with unbalanced parens": _repeat("[a]((a)"),
+}
+
+
+def markdown_shape(name: str, size: int) -> str:
+    """About ``size`` characters of the named hostile shape."""
+    return MARKDOWN_SHAPES[name](size)
