@@ -25,6 +25,7 @@ IPython shows these through ``_render_traceback_``: one line and a hint, no wall
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -51,32 +52,36 @@ def redact(text: str, secret: str | None) -> str:
     """``text`` without ``secret``, nor any run of ``MIN_FRAGMENT`` of its characters."""
     if not secret or len(secret) < MIN_EDGE_FRAGMENT or not text:
         return text
-    text = text.replace(secret, REDACTED)
+    if secret in text:
+        text = text.replace(secret, REDACTED)
     size = min(MIN_FRAGMENT, len(secret) - 1)
-    if size < MIN_EDGE_FRAGMENT:
+    if size < MIN_EDGE_FRAGMENT or len(text) < size:
         return text
-    spans = _fragment_spans(text, secret, size)
-    for start, end in reversed(spans):
-        text = text[:start] + REDACTED + text[end:]
+    pattern = _fragments(secret, size)
+    if pattern.search(text) is None:  # the common case: one C-speed scan
+        return text
+    for start, stop in reversed(_fragment_spans(text, secret, pattern)):
+        text = text[:start] + REDACTED + text[stop:]
     return text
 
 
-def _fragment_spans(text: str, secret: str, size: int) -> list[tuple[int, int]]:
-    """Non-overlapping spans of ``text`` that are substrings of ``secret`` (≥ ``size``)."""
-    starts: set[int] = set()
-    for i in range(len(secret) - size + 1):
-        at = text.find(secret[i : i + size])
-        while at >= 0:
-            starts.add(at)
-            at = text.find(secret[i : i + size], at + 1)
+@functools.lru_cache(maxsize=8)
+def _fragments(secret: str, size: int) -> re.Pattern[str]:
+    """A pattern matching any ``size`` consecutive characters of ``secret``."""
+    windows = {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    return re.compile("|".join(re.escape(window) for window in sorted(windows)))
+
+
+def _fragment_spans(text: str, secret: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Non-overlapping spans of ``text`` that are (maximal) substrings of ``secret``."""
     spans: list[tuple[int, int]] = []
-    for start in sorted(starts):
+    for match in pattern.finditer(text):
+        start, stop = match.span()
         if spans and start < spans[-1][1]:
             continue
-        end = start + size
-        while end < len(text) and text[start : end + 1] in secret:
-            end += 1
-        spans.append((start, end))
+        while stop < len(text) and text[start : stop + 1] in secret:
+            stop += 1
+        spans.append((start, stop))
     return spans
 
 

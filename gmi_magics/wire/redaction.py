@@ -68,13 +68,17 @@ class ChunkScrubber:
     def __init__(self, secret: str | None) -> None:
         self.secret = secret if secret and len(secret) >= MIN_EDGE_FRAGMENT else None
         self._text: dict[tuple[Any, ...], TextScrubber] = {}
+        self._model = ("", "")
 
     def scrub(self, obj: Any, *, final: bool = False) -> Any:
         """``obj`` with the key redacted; ``final`` releases everything held."""
         if self.secret is None or not isinstance(obj, dict):
             return obj
-        if isinstance(obj.get("model"), str):
-            obj["model"] = redact(obj["model"], self.secret)
+        model = obj.get("model")
+        if isinstance(model, str):  # the same id in every chunk: redacted once
+            if model != self._model[0]:
+                self._model = (model, redact(model, self.secret))
+            obj["model"] = self._model[1]
         choices = obj.get("choices")
         for position, choice in enumerate(choices if isinstance(choices, list) else ()):
             if isinstance(choice, dict):
@@ -103,9 +107,12 @@ class ChunkScrubber:
 
     def _part(self, index: int, part: dict[str, Any], final: bool) -> None:
         for name in TEXT_FIELDS:
-            part_value = part.get(name)
-            self._field(part, name, (index, name), part_value, final)
+            value = part.get(name)
+            if value or final:  # the hot path: most chunks carry one field
+                self._field(part, name, (index, name), value, final)
         calls = part.get("tool_calls")
+        if not calls and not final:
+            return
         calls = calls if isinstance(calls, list) else []
         seen = set()
         for position, call in enumerate(calls):
