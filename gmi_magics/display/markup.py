@@ -113,11 +113,38 @@ def restore_math(html_text: str, found: dict[str, str]) -> str:
     return pattern.sub(lambda m: html.escape(found[m.group(0)]), html_text)
 
 
-def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:  # noqa: ARG001
-    """Drop classes that could spoof our own chrome (error lines, footers)."""
+@functools.cache
+def _token_classes() -> frozenset[str]:
+    """The CSS classes Pygments puts on highlighted code (``k``, ``s1``, ``hll`` …)."""
+    from pygments.token import STANDARD_TYPES
+
+    return frozenset(name for name in STANDARD_TYPES.values() if name) | {"hll"}
+
+
+_LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}\Z")
+_ALIGN = {"left", "right", "center"}
+
+
+def _class_allowed(tag: str, name: str) -> bool:
+    """Only the classes our markdown produces; never a frontend's (``jp-Dialog``, ``modal``)."""
+    if tag == "span":
+        return name in _token_classes()
+    if tag == "div":
+        return name == "codehilite"
+    if tag == "code":
+        return _LANGUAGE_CLASS.match(name) is not None
+    return False
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Allow-list attribute values: classes per tag, table alignment, list starts."""
     if attribute == "class":
-        kept = [name for name in value.split() if not name.startswith("gmi-")]
+        kept = [name for name in value.split() if _class_allowed(tag, name)]
         return " ".join(kept) or None
+    if attribute == "align":
+        return value if value.lower() in _ALIGN else None
+    if attribute == "start":
+        return value if value.isdigit() and len(value) <= 9 else None
     return value
 
 

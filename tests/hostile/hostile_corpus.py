@@ -136,3 +136,25 @@ MARKDOWN_SHAPES: dict[str, Callable[[int], str]] = {
 def markdown_shape(name: str, size: int) -> str:
     """About ``size`` characters of the named hostile shape."""
     return MARKDOWN_SHAPES[name](size)
+
+
+# Class names of notebook frontends and CSS frameworks: a reply that borrows them can
+# float fake dialogs over other cells (JupyterLab's jp-HoverBox + jp-Dialog-*).
+FRONTEND_CLASSES: list[str] = [
+    *("jp-HoverBox", "jp-Dialog", "jp-Dialog-content", "jp-Dialog-header", "jp-Dialog-body"),
+    *("jp-Dialog-footer", "jp-Dialog-button", "jp-mod-accept", "jp-mod-reject", "jp-mod-styled"),
+    *("jp-OutputArea-output", "jp-RenderedHTMLCommon", "jp-Notebook", "jp-Cell", "jp-InputArea"),
+    *("jp-Toolbar", "jp-mod-error", "jp-RenderedText", "jp-ThemedContainer", "jp-LabShell"),
+    *("lm-Widget", "lm-Menu", "lm-mod-hidden", "lm-Panel", "p-Widget", "p-Menu", "p-mod-hidden"),
+    *("CodeMirror", "CodeMirror-line", "cm-editor", "cm-content", "cm-tooltip"),
+    *("MathJax", "MathJax_Display", "MathJax_Preview", "mjx-container"),
+    *("widget-html", "widget-button", "widget-text", "jupyter-widgets", "widget-inline-hbox"),
+    *("output_area", "output_subarea", "output_html", "output_stderr", "output_error"),
+    *("output_prompt", "prompt", "input_prompt", "rendered_html", "text_cell_render"),
+    *("btn", "btn-primary", "btn-danger", "modal", "modal-dialog", "modal-backdrop", "fade"),
+    *("show", "in", "alert", "alert-danger", "navbar", "dropdown-menu", "container-fluid"),
+    *("fixed", "inset-0", "z-50", "absolute", "top-0", "left-0", "w-screen", "h-screen"),
+    *("bg-black", "opacity-75", "hidden", "sr-only", "visually-hidden", "d-none"),
+    *("ui-dialog", "ui-widget-overlay", "vscode-dark", "colab-df-container", "ansi-red-fg"),
+    *("gmi-error", "gmi-footer", "gmi-note", "gmi-reply", "gmi-thinking", "gmi-tool"),
+]
