@@ -9,6 +9,7 @@ the input's index) and to ``_gmi_batch``; nothing joins the chat history.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections import ChainMap
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .cell import Host, _first
-from .chat.batch import BatchSummary, Request, run_batch
+from .chat.batch import BatchSummary, make_request, run_batch
 from .chat.batch_run import ItemError, Limits
 from .context.interpolate import (
     InterpolationError,
@@ -32,6 +33,7 @@ from .types import Reply
 MAX_ITEM_CHARS = 200_000  # an element longer than this is cut (and said so)
 MAX_NEW_COLUMNS = 64
 FALLBACK_NAME = "_gmi_batch"
+_BARE_KEY = re.compile(r"\[([^\]\[\'\"0-9-][^\]\[\'\"]*)\]")  # [text] → ['text']
 _ONLY_CHAT = ("tools", "error", "confirm", "no_history", "max_history")
 
 
@@ -49,13 +51,13 @@ def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     settings = host.settings()
     key = find_api_key(settings.api_key_env)
     prompts = render_prompts(text, source, rows, namespace, key)
-    request = Request(
-        model=args.model or settings.model,
-        system=args.system if args.system is not None else (settings.system_prompt or None),
-        params=_params(args, settings),
-        format="json" if args.format == "json" else "text",
-        schema=None,
-        stream=False if args.no_stream else settings.stream,
+    request = make_request(
+        args.model or settings.model,
+        args.system if args.system is not None else (settings.system_prompt or None),
+        "json" if args.format == "json" else "text",
+        None,
+        False if args.no_stream else settings.stream,
+        _params(args, settings),
     )
     limits = Limits(args.max_active, args.rpm, args.tpm, args.on_error)
     if not args.dry_run:
@@ -129,7 +131,7 @@ def resolve_over(expression: str, namespace: dict[str, Any]) -> tuple[Any, Any]:
     """
     expression = expression.strip()
     try:
-        value = evaluate(expression, namespace)
+        value = _evaluate_over(expression, namespace)
     except InterpolationError as error:
         if expression.split(".")[0].split("[")[0] not in namespace:
             raise UsageError(f"--over: no variable named {expression!r} in the notebook.") from None
@@ -144,18 +146,33 @@ def resolve_over(expression: str, namespace: dict[str, Any]) -> tuple[Any, Any]:
     return value, _parent_frame(expression, namespace, value)
 
 
+def _evaluate_over(expression: str, namespace: dict[str, Any]) -> Any:
+    """``evaluate``; ``df[text]`` (the option parser ate the quotes) reads as ``df["text"]``."""
+    try:
+        return evaluate(expression, namespace)
+    except InterpolationError as error:
+        if "subscripts must be literals" not in error.reason:
+            raise
+        requoted = _BARE_KEY.sub(lambda m: "[" + repr(m.group(1)) + "]", expression)
+        if requoted == expression:
+            raise
+        return evaluate(requoted, namespace)
+
+
 def _parent_frame(expression: str, namespace: dict[str, Any], value: Any) -> Any:
     """For ``df.col`` / ``df["col"]``: ``df``, when it is a DataFrame holding ``value``."""
     if type(value).__name__ != "Series":
         return None
     try:
-        node = ast.parse(expression, mode="eval").body
+        node = ast.parse(
+            _BARE_KEY.sub(lambda m: "[" + repr(m.group(1)) + "]", expression), mode="eval"
+        ).body
     except SyntaxError:
         return None
     if not isinstance(node, (ast.Attribute, ast.Subscript)):
         return None
     try:
-        parent: Any = evaluate(ast.unparse(node.value), namespace)
+        parent: Any = _evaluate_over(ast.unparse(node.value), namespace)
     except InterpolationError:
         return None
     if type(parent).__name__ == "DataFrame" and parent.index.equals(value.index):
