@@ -21,7 +21,7 @@ from .chat.params import (
 )
 from .chat.personas import persona_prompt
 from .context.explain import exception_report
-from .context.interpolate import InterpolationError, interpolate_with_notes
+from .context.interpolate import InterpolationError, SecretValueError, interpolate_with_notes
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
 from .jsonsafe import loads_bounded
@@ -172,6 +172,8 @@ def fill_in(text: str, namespace: dict[str, Any], key: str | None = None) -> str
     """
     try:
         filled = interpolate_with_notes(text, namespace, secrets=[key] if key else [])
+    except SecretValueError as error:
+        raise UsageError(str(error)) from None
     except InterpolationError as error:
         raise UsageError(f"{error} (use --no-interpolate to send braces as written)") from None
     for note in filled.notes:
