@@ -22,6 +22,7 @@ from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 from .settings import (
     DEFAULT_CACHE_DIR,
     DEFAULT_KEY_ENV,
+    DEFAULT_MAX_REPLY_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_TOOL_ROUNDS,
     DEFAULT_TIMEOUT,
@@ -245,6 +246,11 @@ class GMIMagics(Magics):
     ).tag(config=True)
     cache_dir = Unicode(
         DEFAULT_CACHE_DIR, help="Folder of recorded replies (no keys are ever written there)."
+    ).tag(config=True)
+    max_reply_bytes = Int(
+        DEFAULT_MAX_REPLY_BYTES,
+        help="Most bytes of one reply (text + reasoning + tool arguments; JSON bodies after "
+        "decompression); a longer reply stops with one line, its partial text kept.",
     ).tag(config=True)
     warm_up = Bool(
         True,

@@ -42,6 +42,7 @@ class Session:
                 settings.api_key_env,
                 settings.cache,
                 settings.cache_dir,
+                settings.max_reply_bytes,
                 hashlib.sha256((key or "").encode()).hexdigest(),  # never the key itself
             )
             if self._client is None or signature != self._client_signature:
@@ -55,6 +56,7 @@ class Session:
                     key_env=settings.api_key_env,
                     cache=settings.cache,  # type: ignore[arg-type]  # validated by the trait
                     cache_dir=settings.cache_dir,
+                    max_reply_bytes=settings.max_reply_bytes,
                 )
                 self._client_signature = signature
             return self._client

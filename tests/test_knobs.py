@@ -202,3 +202,12 @@ def test_no_cost_without_prices(shell, server):
     result = shell.run("%%gmi\nQ")
     assert "1000 in" in result.html
     assert "$" not in result.html.split("gmi-footer")[-1]
+
+
+def test_max_reply_bytes_trait_reaches_the_client(shell, server):
+    shell.config(max_reply_bytes=2_000)
+    server.enqueue(reply("x" * 5_000))
+    result = shell.run("%%gmi\nLong")
+    assert not result.success
+    assert "limit" in str(result.error) and "max_reply_bytes" in str(result.error)
+    assert shell.conversation.turns == []
