@@ -52,6 +52,7 @@ class Settings:
     personas: Mapping[str, str] = field(default_factory=dict)  # {name: system prompt}
     cache: str = "off"
     cache_dir: str = DEFAULT_CACHE_DIR
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def model_id(self, name: str | None = None) -> str:
