@@ -48,6 +48,15 @@ def printable(text: str) -> str:
     return " ".join(_INVISIBLE.sub(" ", _ANSI.sub("", text)).split())
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable_text(text: str) -> str:
+    """``text`` safe for a terminal, lines kept: escape sequences (CSI, OSC …), C0/C1
+    controls but newline and tab (so ``\\r``, backspace), and bidi overrides removed."""
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
 def redact(text: str, secret: str | None) -> str:
     """``text`` without ``secret``, nor any run of ``MIN_FRAGMENT`` of its characters."""
     if not secret or len(secret) < MIN_EDGE_FRAGMENT or not text:

@@ -25,6 +25,7 @@ import nh3
 from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
 
+from ..errors import printable, printable_text
 from ..types import Reply, ToolBlock
 from .bounded import bound_link_processors
 from .mdprep import close_open_fence, normalize_list_indent, split_blocks
@@ -180,14 +181,6 @@ class ImagesAsLinks(Treeprocessor):  # type: ignore[misc]
             image.text = f"🖼 {alt}"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def strip_control(text: str) -> str:
-    """Drop control characters (ANSI/OSC escapes, CR, …) from text bound for a terminal."""
-    return _CONTROL.sub("", text)
-
-
 _LOCAL = threading.local()
 
 
@@ -237,6 +230,7 @@ def markdown_to_html(text: str) -> str:
     Never raises, and takes time linear in ``len(text)``: pieces past the time
     budget, or that Python-Markdown cannot render, are shown as escaped plain text.
     """
+    text = printable_text(text)  # no escape sequences or bidi overrides in the page either
     if not text:
         return ""
     fast = plain_paragraphs(text)
@@ -341,7 +335,7 @@ def stylesheet(style: str = "default") -> str:
 
 
 def _div(css_class: str, text: str) -> str:
-    return f'<div class="{css_class}">{html.escape(text)}</div>'
+    return f'<div class="{css_class}">{html.escape(printable_text(text))}</div>'
 
 
 def _thinking(body: str, *, expanded: bool) -> str:
@@ -358,10 +352,11 @@ def _clip(text: str, limit: int) -> str:
 
 def tool_html(block: ToolBlock) -> str:
     """A collapsed block for one tool call; every piece escaped."""
-    status = f" · error: {block.error}" if block.error else ""
-    summary = f"🔧 {block.name}({_clip(block.arguments, 200)}) · {block.seconds:.2f} s{status}"
+    status = f" · error: {printable(block.error)}" if block.error else ""
+    call = f"{printable(block.name)}({printable(_clip(block.arguments, 200))})"
+    summary = f"🔧 {call} · {block.seconds:.2f} s{status}"
     css = "gmi-tool gmi-tool-error" if block.error else "gmi-tool"
-    body = html.escape(_clip(block.output, MAX_TOOL_OUTPUT_SHOWN))
+    body = html.escape(printable_text(_clip(block.output, MAX_TOOL_OUTPUT_SHOWN)))
     return (
         f'<details class="{css}"><summary>{html.escape(summary)}</summary>'
         f"<pre>{body}</pre></details>"
@@ -371,9 +366,8 @@ def tool_html(block: ToolBlock) -> str:
 def tool_text(block: ToolBlock) -> str:
     """The same block as one plain-text line for terminals."""
     outcome = f"error: {block.error}" if block.error else _clip(block.output, 200)
-    return (
-        f"[tool] {block.name}({_clip(block.arguments, 200)}) -> {outcome} ({block.seconds:.2f} s)"
-    )
+    call = f"{block.name}({_clip(block.arguments, 200)})"
+    return printable(f"[tool] {call} -> {outcome} ({block.seconds:.2f} s)")
 
 
 def provenance(reply: Reply) -> dict[str, Any]:
@@ -430,7 +424,7 @@ def reply_html(
 
 def footer_text(reply: Reply) -> str:
     """One line: model · tokens · cost (when priced) · latency (· interrupted)."""
-    parts = [reply.model] if reply.model else []
+    parts = [printable(reply.model)] if reply.model else []
     usage = reply.usage
     if usage is not None:
         tokens = f"{usage.prompt_tokens} in / {usage.completion_tokens} out tokens"
@@ -460,7 +454,7 @@ def reply_text(
     tail = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
     tail_text = "\n".join(line for line in tail if line)
     text = f"{head}{reply.text}\n\n{tail_text}" if tail_text else head + reply.text
-    return strip_control(text)
+    return printable_text(text)
 
 
 def reply_bundle(

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, TextIO
 
 from IPython.display import DisplayHandle, display
 
+from ..errors import printable_text
 from ..types import Reply, ToolBlock
 from .markup import (
     footer_text,
@@ -20,7 +21,6 @@ from .markup import (
     reply_bundle,
     reply_html,
     reply_text,
-    strip_control,
     tool_text,
 )
 from .streaming_markdown import StreamingMarkdown
@@ -230,7 +230,7 @@ class TextRenderer:
             self._write("\n" + tail + "\n")
 
     def _write(self, text: str) -> None:
-        text = strip_control(text)  # no escape sequences from model text
+        text = printable_text(text)  # no escape sequences or bidi overrides from the model
         if not text:
             return
         self.stream.write(text)

@@ -158,3 +158,29 @@ FRONTEND_CLASSES: list[str] = [
     *("ui-dialog", "ui-widget-overlay", "vscode-dark", "colab-df-container", "ansi-red-fg"),
     *("gmi-error", "gmi-footer", "gmi-note", "gmi-reply", "gmi-thinking", "gmi-tool"),
 ]
+
+
+# Terminal control sequences and invisible reordering: none may reach a terminal.
+CONTROL_SEQUENCES: dict[str, str] = {
+    "clear screen": "\x1b[2J\x1b[H",
+    "colour": "\x1b[31;1mred\x1b[0m",
+    "alternate screen": "\x1b[?1049h",
+    "reset terminal": "\x1bc",
+    "window title (OSC, BEL)": "\x1b]0;pwned\x07",
+    "window title (OSC, ST)": "\x1b]2;pwned\x1b\\",
+    "clipboard write (OSC 52)": "\x1b]52;c;cm0gLXJmIH4=\x07",
+    "hyperlink (OSC 8)": "\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\",
+    "C1 CSI": "\x9b31m",
+    "C1 OSC": "\x9d0;pwned\x9c",
+    "carriage return overwrite": "safe command\rrm -rf ~",
+    "backspaces": "rm -rf ~\b\b\b\b\b\b\b\bls",
+    "bell": "\x07\x07",
+    "NUL and DEL": "a\x00b\x7fc",
+    "vertical tab and form feed": "a\x0bb\x0cc",
+    "bidi override RLO": "access\u202e// check admin",
+    "bidi embeddings": "\u202a\u202b\u202c\u202d",
+    "bidi isolates": "\u2066\u2067\u2068\u2069",
+}
+FORBIDDEN_IN_TERMINAL = [chr(c) for c in range(0x20) if chr(c) not in "\n\t"]
+FORBIDDEN_IN_TERMINAL += [chr(c) for c in range(0x7F, 0xA0)]
+FORBIDDEN_IN_TERMINAL += [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
