@@ -138,7 +138,7 @@ def test_load_keeps_only_wanted_keys(tmp_path):
 def test_unwritable_checkpoint_is_one_line(rules, client, tmp_path):
     folder = tmp_path / "dir.jsonl"
     folder.mkdir()
-    with pytest.raises(gmi_magics.GMIError, match="checkpoint dir.jsonl"):
+    with pytest.raises(gmi_magics.GMIError, match=r"checkpoint dir\.jsonl"):
         gmi_magics.batch(["a"], client=client, checkpoint=folder, progress=False)
 
 
