@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
@@ -338,9 +338,47 @@ def _div(css_class: str, text: str) -> str:
     return f'<div class="{css_class}">{html.escape(printable_text(text))}</div>'
 
 
-def _thinking(body: str, *, expanded: bool) -> str:
+def _thinking(body: str, *, expanded: bool, label: str = "Thinking") -> str:
     opened = " open" if expanded else ""
-    return f'<details class="gmi-thinking"{opened}><summary>Thinking</summary>{body}</details>'
+    return f'<details class="gmi-thinking"{opened}><summary>{label}</summary>{body}</details>'
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """An earlier request round of a tool-calling reply: its thinking, then its tools."""
+
+    reasoning: str = ""
+    tools: tuple[ToolBlock, ...] = ()
+
+
+def earlier_rounds(extra: Sequence[Mapping[str, Any]]) -> list[Round]:
+    """The rounds a saved turn's tool-loop messages (``Turn.extra``) record, in order.
+
+    Each assistant message that asked for tools is one round; its thinking is the
+    ``reasoning_content`` it was sent back with (tool timings are not saved).
+    """
+    return [
+        Round(str(message.get("reasoning_content") or ""))
+        for message in extra
+        if message.get("role") == "assistant" and "tool_calls" in message
+    ]
+
+
+def _rounds_html(
+    rounds: Sequence[Round], reasoning: str, render: Callable[[str], str], *, expanded: bool
+) -> list[str]:
+    """Each round's thinking (collapsed) and tools, then the final thinking."""
+    numbered = len(rounds) > 0
+    parts: list[str] = []
+    for number, earlier in enumerate(rounds, 1):
+        if earlier.reasoning:
+            label = f"Thinking (round {number})"
+            parts.append(_thinking(render(earlier.reasoning), expanded=False, label=label))
+        parts.extend(tool_html(block) for block in earlier.tools)
+    if reasoning:
+        label = f"Thinking (round {len(rounds) + 1})" if numbered else "Thinking"
+        parts.append(_thinking(render(reasoning), expanded=expanded, label=label))
+    return parts
 
 
 MAX_TOOL_OUTPUT_SHOWN = 2_000
@@ -398,15 +436,18 @@ def reply_html(
     streaming: bool = False,
     render: Callable[[str], str] = markdown_to_html,
     render_reasoning: Callable[[str], str] = markdown_to_html,
+    rounds: Sequence[Round] = (),
 ) -> str:
     """The full sanitized HTML of one reply, wrapped in ``div.gmi-reply``.
 
+    ``rounds`` are the earlier rounds of a tool-calling reply (each one's thinking
+    collapsed, then its tools); ``reasoning`` and ``tools`` belong to the last one.
     ``render`` / ``render_reasoning`` turn markdown into sanitized HTML (a
     ``StreamingMarkdown.render`` while streaming).
     """
     parts = [f'<div class="gmi-reply"><style>{stylesheet()}</style>']
-    if reasoning:
-        parts.append(_thinking(render_reasoning(reasoning), expanded=streaming and not text))
+    expanded = streaming and not text
+    parts.extend(_rounds_html(rounds, reasoning, render_reasoning, expanded=expanded))
     parts.extend(tool_html(block) for block in tools)
     body = render(text)
     if streaming:  # the cursor sits at the end of the text, not on a line of its own
@@ -465,6 +506,7 @@ def reply_bundle(
     tools: Sequence[ToolBlock] = (),
     render: Callable[[str], str] = markdown_to_html,
     render_reasoning: Callable[[str], str] = markdown_to_html,
+    rounds: Sequence[Round] = (),
 ) -> dict[str, str]:
     """The MIME bundle for a finished reply: sanitized HTML plus plain text."""
     page = reply_html(
@@ -476,6 +518,7 @@ def reply_bundle(
         error=error,
         render=render,
         render_reasoning=render_reasoning,
+        rounds=rounds,
     )
     return {
         "text/html": page,
