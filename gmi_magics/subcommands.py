@@ -67,8 +67,8 @@ def _fits(name: str, args: argparse.Namespace, rest: str, namespace: Mapping[str
     if name == "system":  # nothing, or one quoted text
         text = rest.strip()
         return not text or (len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"")
-    if name in FILE_SUFFIXES:
-        return len(words) == 1 and words[0].lower().endswith(FILE_SUFFIXES[name])
+    if name in FILE_SUFFIXES:  # one file name (the handler refuses a wrong kind in one line)
+        return len(words) == 1 and ("." in words[0] or "/" in words[0])
     if name == "tools":
         names = [n for word in words for n in word.split(",") if n]
         return all(n == "none" or callable(namespace.get(n)) for n in names)
@@ -246,8 +246,10 @@ def _last(host: Host, args: argparse.Namespace) -> None:
     if request is None:
         print("No request has been sent yet in this conversation.")
         return
-    masked = host.session.client(settings).masked_key
-    shown = {**request, "headers": {"Authorization": f"Bearer {masked}"}}
+    client = host.session.client(settings)
+    sent_key = find_api_key(settings.api_key_env) is not None
+    headers = {"Authorization": f"Bearer {client.masked_key}"} if sent_key else {}
+    shown = {**request, "headers": headers}  # no key: no Authorization header was sent
     print(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
 
 
@@ -365,7 +367,11 @@ def _panel(host: Host, args: argparse.Namespace) -> None:
 def _one_path(args: argparse.Namespace, name: str) -> str:
     if len(args.words) != 1:
         raise UsageError(f"%gmi {name} takes one file name, e.g. %gmi {name} chat.json")
-    return str(args.words[0])
+    path = str(args.words[0])
+    kinds = FILE_SUFFIXES[name]
+    if name != "export" and not path.lower().endswith(kinds):  # export: persist says why
+        raise UsageError(f"%gmi {name} works with {' or '.join(kinds)} files, not {path!r}.")
+    return path
 
 
 Handler = Callable[[Any, argparse.Namespace], None]

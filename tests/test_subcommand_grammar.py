@@ -118,3 +118,23 @@ def test_explain_after_a_failed_gmi_cell_explains_it(shell, server, fault, expec
     assert "No error to explain" not in result.everything
     assert expected in result.stdout and "What to do:" in result.stdout
     assert len(server.chat_requests) == requests, "nothing is sent for our own errors"
+
+
+@pytest.mark.parametrize("line", ["export analysis.ipynb", "save notes.txt", "load data.csv"])
+def test_a_file_of_the_wrong_kind_is_refused_not_asked(shell, server, line, tmp_path):
+    (tmp_path / "analysis.ipynb").write_text("{}")
+    result = shell.run(f"%cd -q {tmp_path}\n%gmi {line}")
+    assert not result.success
+    assert not server.chat_requests
+    assert (tmp_path / "analysis.ipynb").read_text() == "{}"
+
+
+def test_last_shows_no_authorization_when_no_key_was_sent(shell, server, monkeypatch):
+    import json as _json
+
+    monkeypatch.delenv("GMI_API_KEY")
+    server.enqueue(reply("local"))
+    assert shell.run("%%gmi\nQ").success
+    assert "authorization" not in {k.lower() for k in server.last_request.headers}
+    shown = _json.loads(shell.run("%gmi last").stdout)
+    assert shown["headers"] == {}
