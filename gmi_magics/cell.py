@@ -6,11 +6,13 @@ import builtins
 import json
 import re
 import sys
+from pathlib import Path
 from types import FunctionType, MethodType
 from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
+from .chat.images import MAX_IMAGE_SIDE, encode_image, image_source
 from .chat.options import RequestOptions
 from .chat.params import (
     ParamError,
@@ -21,7 +23,19 @@ from .chat.params import (
 )
 from .chat.personas import persona_prompt
 from .context.explain import exception_report
-from .context.interpolate import InterpolationError, SecretValueError, interpolate_with_notes
+from .context.interpolate import (
+    InterpolationError,
+    SecretValueError,
+    evaluate,
+    interpolate_with_notes,
+)
+from .context.notebook import (
+    NotebookContext,
+    context_block,
+    error_report,
+    raising_cell,
+    recent_cells,
+)
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
 from .jsonsafe import loads_bounded
@@ -33,6 +47,7 @@ from .types import Reply, ToolCall
 
 MAX_CELL_CHARS = 1_000_000
 MAX_PROMPT_CHARS = 2_000
+MAX_IMAGES = 16  # images one message may carry (--image and --context together)
 JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."  # sent, never in history
 
 
@@ -60,6 +75,8 @@ class Host(Protocol):
 def run_cell(host: Host, args: Any, text: str) -> Reply:
     """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
     if getattr(args, "over", None):  # a batch: one request per element, outside the chat
+        if args.image or args.context:
+            raise UsageError("--image and --context do not work with --over (a batch).")
         from .batch_cell import run_batch_cell
 
         return run_batch_cell(host, args, text)
@@ -70,6 +87,7 @@ def run_cell(host: Host, args: Any, text: str) -> Reply:
     if args.error:  # after filling in: the report quotes code, never interpolated
         text = "\n\n".join(part for part in (last_error_report(host.shell), text) if part)
     options = options_from_args(args, host, settings, text)
+    options = options.updated(**notebook_parts(host, args, settings))
     reply = ask(host, text, options, kind="text" if args.format == "text" else None)
     value: Any = reply
     if args.format == "code" and not reply.interrupted:
@@ -82,6 +100,66 @@ def run_cell(host: Host, args: Any, text: str) -> Reply:
     if args.out:
         namespace[args.out] = value
     return reply
+
+
+def notebook_parts(host: Host, args: Any, settings: Settings) -> dict[str, Any]:
+    """``images`` (``--image``, and ``--context``'s figures) and the ``context`` block."""
+    count = args.context if args.context is not None else getattr(host, "context_cells", 0)
+    if count < 0:
+        raise UsageError(f"--context takes a number of cells (0 or more), not {count}.")
+    labelled = named_images(args.image, host.shell.user_ns)
+    block = (
+        notebook_context(host.shell, count, find_api_key(settings.api_key_env)) if count else None
+    )
+    if block is not None:
+        labelled += block.images
+        for number in block.left_out:
+            print(f"Cell In [{number}] was left out of the context: it shows your API key.")
+    if len(labelled) > MAX_IMAGES:
+        raise UsageError(f"{len(labelled)} images; one message takes at most {MAX_IMAGES}.")
+    max_side = getattr(host, "max_image_side", MAX_IMAGE_SIDE)
+    parts = [encode_image(value, label, max_side).part() for label, value in labelled]
+    images = tuple({part["image_url"]["url"]: part for part in parts}.values())  # once each
+    return {"images": images, "context": block.text if block is not None else ""}
+
+
+def named_images(words: list[str], namespace: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``--image a,b --image c``: each name's value (interpolation rules) or a file path."""
+    names = [name.strip() for word in words for name in word.split(",") if name.strip()]
+    return [(name, _image_value(name, namespace)) for name in names]
+
+
+def _image_value(name: str, namespace: dict[str, Any]) -> Any:
+    try:
+        return evaluate(name, namespace)
+    except InterpolationError as error:
+        if Path(name).expanduser().is_file():
+            return name  # the literal path form: --image plots/fig1.png
+        raise UsageError(
+            f"--image {name}: {error.reason}, and there is no file of that name."
+        ) from None
+
+
+def notebook_context(shell: Any, count: int, key: str | None) -> NotebookContext:
+    """``--context N``: the last N cells of IPython's history, their values and last error."""
+    history = shell.history_manager
+    cell_files: dict[str, int] = getattr(shell.compile, "_filename_map", {})
+    errors: dict[int, str] = {}
+    error = last_error()
+    if error is not None and own_error_explanation(error) is None:
+        number = raising_cell(error.__traceback__, cell_files.get)
+        if number is None and isinstance(error, SyntaxError):
+            number = cell_files.get(str(error.filename))
+        if number is not None:
+            errors[number] = error_report(error, cell_files.__contains__)
+    cells = recent_cells(
+        history.input_hist_raw,
+        history.output_hist,
+        count,
+        before=shell.execution_count,
+        errors=errors,
+    )
+    return context_block(cells, image_of=image_source, secrets=[key] if key else [])
 
 
 def ask(host: Host, text: str, options: RequestOptions, kind: RendererKind | None = None) -> Reply:

@@ -260,6 +260,15 @@ class GMIMagics(Magics):
     confirm_tools = Bool(False, help="Ask before running each tool call the model makes.").tag(
         config=True
     )
+    context_cells = Int(
+        0,
+        help="Executed cells (code and a compact form of their outputs) sent before each "
+        "question, as with --context N; 0 sends nothing about other cells.",
+    ).tag(config=True)
+    max_image_side = Int(
+        2048,
+        help="Longest side, in pixels, of an image sent with --image (larger ones are scaled).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -400,6 +409,20 @@ class GMIMagics(Magics):
     @argument("--think", action="store_true", help="Switch the model's thinking on.")
     @argument("--no-think", action="store_true", help="Switch the model's thinking off.")
     @argument("--persona", metavar="NAME", help="Use a named system prompt (%%gmi personas).")
+    @argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Send an image along (repeatable, or NAME,NAME): a matplotlib Figure or Axes, a "
+        "PIL or IPython Image, PNG/JPEG/WebP bytes, or a path to an image file.",
+    )
+    @argument(
+        "--context",
+        type=int,
+        metavar="N",
+        help="Send the last N executed cells (code and outputs) before the question.",
+    )
     @argument("question", nargs="*", help="(line mode) the question, or a subcommand.")
     @line_cell_magic
     def gmi(self, line: str, cell: str | None = None) -> None:

@@ -2,7 +2,8 @@
 
 ``reply``, ``status``, ``sse``, ``delay`` and ``hang`` build the scripts a test enqueues;
 ``chunk`` builds one raw stream chunk. The rest turns a ``Reply`` into a completion or
-its stream of chunks, and picks the canned answer when nothing is enqueued. Stdlib only.
+its stream of chunks, and picks the canned answer when nothing is enqueued. Stdlib only
+(and ``chat.content``, to read the images it is sent).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .chat.content import DATA_URL, image_tokens, is_image, part_url, url_image_size
 
 __all__ = [
     "DISCONNECT", "DONE", "KEEPALIVE", "SSE", "Delay", "Endless", "Reply", "SSEItem",
@@ -274,10 +277,39 @@ def _prompt_words(body: dict[str, Any]) -> int:
     total = 0
     for message in body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
-        if content is not None:
+        if isinstance(content, list):  # parts: words of the text, images by their size
+            total += len(message_text(content).split())
+            total += sum(image_tokens(url_image_size(part_url(p) or "")) for p in content)
+        elif content is not None:
             text = content if isinstance(content, str) else json.dumps(content)
             total += len(text.split())
     return total
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a list."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return json.dumps(content)
+    texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+    return "\n\n".join(t for t in texts if isinstance(t, str))
+
+
+def seen_images(content: Any) -> str:
+    """``I see 2 images (PNG 640×480, JPEG 300×200).`` for the images in ``content``."""
+    shown = []
+    for part in content if isinstance(content, list) else ():
+        url = part_url(part) if is_image(part) else None
+        if url is None:
+            continue
+        match, size = DATA_URL.match(url), url_image_size(url)
+        kind = match.group(1).upper() if match else "unreadable"
+        shown.append(f"{kind} {size[0]}×{size[1]}" if size else kind)
+    if not shown:
+        return ""
+    noun = "image" if len(shown) == 1 else "images"
+    return f"I see {len(shown)} {noun} ({', '.join(shown)}).\n\n"
 
 
 def _usage_for(script: Reply, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -357,12 +389,46 @@ def _reply_stream(script: Reply, body: dict[str, Any], model: str) -> SSE:
     return SSE(tuple(items) + ((DONE,) if script.done else ()))
 
 
-def default_script(body: dict[str, Any], models: list[str]) -> Script:
-    """The deterministic answer when nothing is enqueued."""
+def default_script(
+    body: dict[str, Any], models: list[str], image_models: set[str] | None = None
+) -> Script:
+    """The deterministic answer when nothing is enqueued.
+
+    With ``image_models`` set, any other model refuses image parts as GMI does (400).
+    """
     model = body.get("model")
     if model not in models:
         return status(404, f"No matching target server found for model {model}")
+    if image_models is not None and model not in image_models and _has_images(body):
+        return status(400, IMAGE_REFUSAL)
     return canned_reply(body)
+
+
+IMAGE_REFUSAL = {
+    "error": {
+        "message": "Backend request failed with status 400",
+        "type": "backend_error",
+        "code": 400,
+        "details": json.dumps(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": "Failed to deserialize the JSON body into the target type: "
+                    "messages[0]: unknown variant `image_url`, expected `text`",
+                }
+            }
+        ),
+    }
+}
+
+
+def _has_images(body: dict[str, Any]) -> bool:
+    messages = body.get("messages") or []
+    return any(
+        isinstance(m, dict) and isinstance(m.get("content"), list)
+        and any(is_image(p) for p in m["content"])
+        for m in messages
+    )  # fmt: skip
 
 
 def canned_reply(body: dict[str, Any]) -> Reply:
@@ -371,12 +437,14 @@ def canned_reply(body: dict[str, Any]) -> Reply:
     A tool call when the request offers tools the message names (or asks about the
     weather); the tool's result quoted after a tool message; a JSON object for
     ``response_format: json_object``; a Python block when asked for code; otherwise
-    markdown quoting the last message.
+    markdown quoting the last message, after a line naming the images it was sent
+    ("I see 1 image (PNG 640×480).").
     """
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     last = messages[-1] if messages else {}
     content = last.get("content")
-    text = content if isinstance(content, str) else json.dumps(content)
+    text, seen = message_text(content), seen_images(content)
+    text = text.rpartition("</notebook_context>")[2].strip() or text  # the question itself
     if last.get("role") == "tool":
         return reply(f"**Stand-in reply** (offline demo): the tool returned\n\n> {text[:200]}\n")
     call = _default_tool_call(body.get("tools") or [], text)
@@ -386,11 +454,11 @@ def canned_reply(body: dict[str, Any]) -> Reply:
         return reply(json.dumps({"stand_in": True, "question": text[:200], "answer": 42}))
     if "```" in text or "code" in text.lower():
         return reply(
-            "**Stand-in reply** (offline demo, canned code):\n\n"
+            f"{seen}**Stand-in reply** (offline demo, canned code):\n\n"
             "```python\nprint('hello from the stand-in server')\n```\n"
         )
     return reply(
-        "**Stand-in reply** (offline demo, canned reply) to: \n\n"
+        f"{seen}**Stand-in reply** (offline demo, canned reply) to: \n\n"
         f"> {text[:200]}\n\nHere is a small table:\n\n"
         "| n | n² |\n|---|----|\n| 1 | 1 |\n| 2 | 4 |\n"
     )

@@ -2,7 +2,10 @@
 
 Tests script its answers (``server.enqueue(reply("hi"), status(429))``) and assert on
 what it received (``server.last_request.json``). With nothing enqueued it answers a
-canned markdown reply, so demos and notebooks run offline. Stdlib only.
+canned markdown reply, so demos and notebooks run offline; that reply names the
+images it was sent ("I see 1 image (PNG 640×480)."). ``server.image_models = {...}``
+makes every other model refuse image parts as GMI does (HTTP 400) and marks those
+models' ``/models`` entries with ``input_modalities``. Stdlib only.
 """
 
 from __future__ import annotations
@@ -235,6 +238,7 @@ class StandInServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host, self.port = host, port
         self.models: list[str] = list(DEFAULT_MODELS)
+        self.image_models: set[str] | None = None  # a set: only these take images
         self.requests: list[RecordedRequest] = []
         self.stopping = threading.Event()
         self._chat_queue: deque[Script] = deque()
@@ -328,6 +332,7 @@ class StandInServer:
             self._models_queue.clear()
             self.requests.clear()
             self.models = list(DEFAULT_MODELS)
+            self.image_models = None
 
     def _record(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -349,14 +354,18 @@ class StandInServer:
         if not isinstance(record.json, dict):
             error = {"message": "Malformed JSON body", "type": "invalid_request_error"}
             return status(400, {"error": {**error, "code": 400}})
-        return default_script(record.json, self.models)
+        return default_script(record.json, self.models, self.image_models)
 
     def _next_models_script(self) -> Script | dict[str, Any]:
         with self._lock:
             if self._models_queue:
                 return self._models_queue.popleft()
-            ids = list(self.models)
-        data = [{"id": i, "object": "model", "created": 0, "owned_by": "stand-in"} for i in ids]
+            ids, vision = list(self.models), self.image_models
+        data: list[dict[str, Any]] = []
+        for i in ids:
+            data.append({"id": i, "object": "model", "created": 0, "owned_by": "stand-in"})
+            if vision is not None:
+                data[-1]["input_modalities"] = ["text", "image"] if i in vision else ["text"]
         return {"object": "list", "data": data}
 
 

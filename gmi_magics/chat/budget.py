@@ -2,8 +2,11 @@
 
 Tokens are estimated from characters (no tokenizer download): ``ceil(chars /
 chars_per_token)`` plus a small per-message overhead, and the ratio is calibrated
-against the ``prompt_tokens`` the server reports.  Trimming drops whole turns,
-oldest first; the system prompt and the new message are always sent.
+against the ``prompt_tokens`` the server reports.  Images in a message's content
+parts add a fixed count each, from their size (``content.image_tokens``: 85 + 170
+per 512-px tile, OpenAI's rule), never from the length of their base64.  Trimming
+drops whole turns, oldest first; the system prompt and the new message are always
+sent.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar, overload
 
 from ..types import Message
+from .content import content_cost
 
 DEFAULT_CONTEXT_TOKENS = 120_000
 """Budget for a model not in the table below."""
@@ -56,8 +60,8 @@ class TokenEstimator:
 
     def message_tokens(self, message: Message) -> int:
         """Estimated tokens of one wire message, overhead included."""
-        chars = _message_chars(message)
-        return self.message_overhead + math.ceil(chars / self.chars_per_token)
+        chars, image_tokens = _message_cost(message)
+        return self.message_overhead + math.ceil(chars / self.chars_per_token) + image_tokens
 
     def calibrate(self, estimated: int, actual_prompt_tokens: int) -> None:
         """Move ``chars_per_token`` toward the ratio the server's count implies."""
@@ -68,12 +72,14 @@ class TokenEstimator:
         self.chars_per_token = min(MAX_CHARS_PER_TOKEN, max(MIN_CHARS_PER_TOKEN, blended))
 
 
-def _message_chars(message: Message) -> int:
-    chars = len(message.get("content") or "") + len(message.get("reasoning_content") or "")
+def _message_cost(message: Message) -> tuple[int, int]:
+    """(characters, image tokens) of one message: text, reasoning, tool calls, images."""
+    chars, image_tokens = content_cost(message.get("content") or "")
+    chars += len(message.get("reasoning_content") or "")
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
         chars += len(function.get("name") or "") + len(function.get("arguments") or "")
-    return chars
+    return chars, image_tokens
 
 
 def turn_token_count(messages: Sequence[Message], estimator: TokenEstimator) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from ..errors import GMIError
 from ..settings import DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_MODEL
@@ -25,6 +25,7 @@ from .budget import (
     trim_history,
     turn_token_count,
 )
+from .content import Part, compose, images_refused
 from .options import ConfirmCallback, RequestOptions
 from .turns import Spend, Turn, TurnTokens
 
@@ -94,7 +95,7 @@ class Conversation:
 
     def build_messages(
         self,
-        text: str,
+        text: str | list[Part],
         *,
         system: str | None = None,
         history: bool = True,
@@ -103,13 +104,15 @@ class Conversation:
     ) -> tuple[list[Message], int]:
         """The ``messages`` array for a new user message, fitted to the context budget.
 
+        ``text`` is the message's content: a string, or a list of content parts.
+
         ``before_cell``: a re-run cell sees only the turns before its own earlier turn
         (the notebook's order), never the ones after it.  Returns the messages and
         how many of the oldest turns were left out.
         """
         prompt = system if system is not None else self.system
         head: list[Message] = [{"role": "system", "content": prompt}] if prompt else []
-        new: list[Message] = [{"role": "user", "content": text}]
+        new: list[Message] = [{"role": "user", "content": cast(str, text)}]  # or parts
         if not history:
             return head + new, 0
         turns = self.turns[: self._position(before_cell)]
@@ -183,7 +186,7 @@ class Conversation:
         if len(registry):
             params.setdefault("tools", registry.schemas())
         messages, dropped = self.build_messages(
-            text + options.instruction,
+            user_content(text + options.instruction, options),
             system=options.system,
             history=options.history,
             before_cell=options.cell_id,
@@ -192,9 +195,16 @@ class Conversation:
         request = _Request(
             messages, options.model or self.model, options.stream, params, registry, options
         )
+        sent = user_content(text, options)
         turn = Turn(text, Reply(), request.extra, options.cell_id, registry.names)
+        turn.content = sent if isinstance(sent, list) else None
         try:
             reply = self._tool_loop(request, on_delta, on_tool)
+        except GMIError as error:
+            refused = images_refused(error, request.model) if options.images else error
+            if refused is error:
+                raise
+            raise refused from None
         except ReplyInterrupted as interrupt:
             partial = interrupt.reply
             keep = options.history and bool(partial.text or partial.reasoning or request.extra)
@@ -301,6 +311,13 @@ class _Request:
     registry: ToolRegistry
     options: RequestOptions
     extra: list[Message] = field(default_factory=list)  # tool-loop messages of this turn
+
+
+def user_content(text: str, options: RequestOptions) -> str | list[Part]:
+    """A user message's content: the text, or parts when images or context come along."""
+    if not (options.images or options.context):
+        return text
+    return compose(text, options.images, options.context)
 
 
 def assistant_tool_message(reply: Reply) -> Message:

@@ -33,6 +33,8 @@ class RequestOptions:
     tools: ToolRegistry | Iterable[Any] | None = None  # a registry, or callables / Tools
     confirm: ConfirmCallback | None = None
     instruction: str = ""  # appended to this request's user message only, never to history
+    images: tuple[dict[str, Any], ...] = ()  # image_url content parts, sent after the text
+    context: str = ""  # a notebook-context block sent (and kept) before the text
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

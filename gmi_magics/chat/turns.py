@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..types import Message, Reply
 from .budget import TokenEstimator, turn_token_count
+from .content import DATA_URL, Part, decode_data_url, image_size, part_label
 
-Part = dict[
-    str, Any
-]  # one OpenAI content part: {"type": "text", ...} or {"type": "image_url", ...}
-DATA_URL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/]*={0,2})\Z")
+__all__ = ["DATA_URL", "Part", "Spend", "Turn", "TurnTokens", "decode_data_url", "image_size"]
 
 
 @dataclass
@@ -53,63 +47,7 @@ class Turn:
 
 
 def _part_text(part: Part) -> str:
-    if part.get("type") == "text":
-        return str(part.get("text", ""))
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else None
-    size = image_size(decode_data_url(url)) if isinstance(url, str) else None
-    return f"[image {size[0]}x{size[1]}]" if size else "[image]"
-
-
-def decode_data_url(url: str) -> bytes | None:
-    """The bytes of a ``data:image/...;base64,`` URL; ``None`` for anything else."""
-    match = DATA_URL.match(url)
-    if match is None:
-        return None
-    try:
-        return base64.b64decode(match.group(2), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def image_size(data: bytes | None) -> tuple[int, int] | None:
-    """(width, height) of a PNG, GIF, JPEG or WebP image; ``None`` when unknown."""
-    if not data:
-        return None
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        return cast(tuple[int, int], struct.unpack(">II", data[16:24]))
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        return cast(tuple[int, int], struct.unpack("<HH", data[6:10]))
-    if data.startswith(b"\xff\xd8"):
-        return _jpeg_size(data)
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return _webp_size(data)
-    return None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    index = 2
-    while index + 9 <= len(data) and data[index] == 0xFF:
-        marker, length = data[index + 1], int.from_bytes(data[index + 2 : index + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
-            return width, height
-        index += 2 + length
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        return width, int.from_bytes(data[27:30], "little") + 1
-    if chunk == b"VP8L" and len(data) >= 25:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8 " and len(data) >= 30:
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    return None
+    return str(part.get("text", "")) if part.get("type") == "text" else part_label(part)
 
 
 @dataclass
