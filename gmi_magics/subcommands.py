@@ -22,10 +22,11 @@ from .cell import (
     request_options,
     tool_registry,
 )
+from .chat.content import accepts_images, elide_images, split_sent
 from .chat.options import RequestOptions
 from .chat.persist import export_path, load_threads, save_threads
 from .chat.personas import all_personas, persona_prompt
-from .chat.transcript import transcript_markdown
+from .chat.transcript import transcript_markdown, with_image_markers
 from .display.markup import reply_html
 from .errors import printable
 from .settings import DEFAULT_CHAT, find_api_key
@@ -134,7 +135,11 @@ def _thread(host: Host, args: argparse.Namespace) -> Any:
 def _history(host: Host, args: argparse.Namespace) -> None:
     thread = _thread(host, args)
     markdown_text = transcript_markdown(thread.turns, system=thread.system)
-    display({"text/html": reply_html(markdown_text), "text/plain": markdown_text}, raw=True)
+    marked, thumbnails = with_image_markers(thread.turns)  # images go in after sanitizing
+    page = reply_html(transcript_markdown(marked, system=thread.system))
+    for marker, image in thumbnails.items():
+        page = page.replace(marker, image)
+    display({"text/html": page, "text/plain": markdown_text}, raw=True)
 
 
 def _reset(host: Host, args: argparse.Namespace) -> None:
@@ -172,6 +177,9 @@ def _retry(host: Host, args: argparse.Namespace) -> None:
         instruction=str(meta.get("instruction") or ""),
         params={k: v for k, v in params.items() if k in REPLAYED_PARAMS},
     )
+    if last.content is not None:  # its images and notebook context go again
+        context, images = split_sent(last.content, last.user)
+        options = options.updated(context=context, images=tuple(images))
     if last.cell_id is None:  # a key, so the new reply replaces this turn in place
         last.cell_id = f"retry-{uuid.uuid4().hex}"
     ask(host, last.user, options.updated(cell_id=last.cell_id))
@@ -179,19 +187,23 @@ def _retry(host: Host, args: argparse.Namespace) -> None:
 
 def _models(host: Host, _: argparse.Namespace) -> None:
     settings = host.settings()
-    models = host.session.client(settings).list_models()
+    entries = host.session.client(settings).model_entries()
+    models = sorted(str(entry["id"]) for entry in entries)
+    vision = {str(entry["id"]) for entry in entries if accepts_images(entry)}
     current = settings.model_id()
     names: dict[str, list[str]] = {}
     for alias, model in settings.aliases.items():
         names.setdefault(model, []).append(alias)
     lines = [
         f"{'*' if m == current else ' '} {printable(m)}"
+        + ("  [images]" if m in vision else "")
         + (f"  (alias: {', '.join(printable(a) for a in names[m])})" if m in names else "")
         for m in models
     ]
     if current not in models:
         lines.append(f"! {printable(current)} (the current default) is not served here")
-    print(f"{len(models)} models at {printable(settings.base_url)} (* = current default):")
+    legend = ", [images] = takes images" if vision else ""
+    print(f"{len(models)} models at {printable(settings.base_url)} (* = current default{legend}):")
     print("\n".join(lines))
 
 
@@ -249,7 +261,7 @@ def _last(host: Host, args: argparse.Namespace) -> None:
     client = host.session.client(settings)
     sent_key = find_api_key(settings.api_key_env) is not None
     headers = {"Authorization": f"Bearer {client.masked_key}"} if sent_key else {}
-    shown = {**request, "headers": headers}  # no key: no Authorization header was sent
+    shown = {**elide_images(request), "headers": headers}  # no key: no header was sent
     print(json.dumps(shown, indent=2, ensure_ascii=False, default=str))
 
 

@@ -238,3 +238,29 @@ def images_refused(error: GMIError, model: str) -> GMIError:
         f"{model} does not take images (HTTP {error.status_code}); nothing was added "
         "to the conversation."
     )
+
+
+# -- what /models says -------------------------------------------------------------------
+
+
+def accepts_images(entry: Any) -> bool:
+    """Whether a ``/models`` entry says the model takes image input.
+
+    Read fields: ``input_modalities``, ``modalities`` (a list, or ``{"input": [...]}``),
+    ``architecture.input_modalities`` (OpenRouter), ``capabilities.vision`` and
+    ``supports_vision``.  Absent or unreadable fields mean "not known to".
+    """
+    if not isinstance(entry, dict):
+        return False
+    architecture = entry.get("architecture")
+    capabilities = entry.get("capabilities")
+    modalities = entry.get("modalities")
+    lists = [
+        entry.get("input_modalities"),
+        modalities.get("input") if isinstance(modalities, dict) else modalities,
+        architecture.get("input_modalities") if isinstance(architecture, dict) else None,
+    ]
+    if any(isinstance(items, list) and "image" in items[:32] for items in lists):
+        return True
+    vision = capabilities.get("vision") if isinstance(capabilities, dict) else None
+    return vision is True or entry.get("supports_vision") is True

@@ -5,8 +5,8 @@ Accepted: a matplotlib ``Figure`` or ``Axes``, a PIL ``Image``, an
 path (``str`` / ``Path``) to such a file.  Images are sent as PNG (a photo whose PNG
 is over ``PHOTO_BYTES`` goes as JPEG), scaled so the long side is at most
 ``max_side`` pixels.  matplotlib and PIL are never imported to *recognise* a value
-(only ``sys.modules`` is looked at); PIL is imported to scale bytes or a file, and a
-figure is rendered at a dpi that fits, so it needs no PIL.
+(only ``sys.modules`` is looked at); PIL is imported to scale bytes or a file, while
+a figure is drawn at a dpi that fits, so it needs no scaling step.
 """
 
 from __future__ import annotations

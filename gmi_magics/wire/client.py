@@ -149,11 +149,15 @@ class GMIClient:
 
     def list_models(self) -> list[str]:
         """Model ids the endpoint serves (``GET {base_url}/models``)."""
+        return sorted(str(item["id"]) for item in self.model_entries())
+
+    def model_entries(self) -> list[dict[str, Any]]:
+        """The ``/models`` entries that have an ``id``, as the server sent them (untrusted)."""
         deadline = time.monotonic() + min(self.timeout, 60.0)
         response = self._open("GET", "/models", None, deadline=deadline)
         data = next(self._guarded(self._whole_body(response, deadline), response))
         items = data.get("data", []) if isinstance(data, dict) else []
-        return sorted(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
+        return [item for item in items if isinstance(item, dict) and "id" in item]
 
     # -- sending with retries -------------------------------------------------
 
