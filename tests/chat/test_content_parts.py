@@ -100,7 +100,8 @@ def test_a_conversation_with_images_saves_loads_and_continues(shell, server, tmp
     assert sent[0] == {"role": "user", "content": image_turn().content}
     assert sent[-1] == {"role": "user", "content": "And the trend?"}
     history = shell.run("%gmi history")
-    assert "[image 3x2]" in history.plain and "base64" not in history.everything
+    assert "[image 3x2]" in history.plain and "base64" not in history.plain
+    assert 'alt="image 3x2"' in history.html  # a thumbnail we encoded (tests/test_images.py)
     out = tmp_path / "chat.md"
     assert shell.run(f"%gmi export {out}").success
     text = out.read_text(encoding="utf-8")
