@@ -360,3 +360,21 @@ def test_a_written_figure_file_round_trips(tmp_path, figure, shell, server):
     assert result.success, result.error
     assert sent_images(server) == [("png", (320, 240))]
     assert Path(path).exists()
+
+
+@pytest.mark.timeout(180)
+def test_the_images_notebook_asks_about_its_plot(server):
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(__file__).parent.parent / "notebooks" / "images.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=60, kernel_name="python3").execute(cwd=str(path.parent))
+    outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells], ensure_ascii=False)
+    assert '"output_type": "error"' not in outputs
+    assert "I see 1 image (PNG 600×300)." in outputs
+    first, second = server.chat_requests[:2]
+    assert [p["type"] for p in first.json["messages"][-1]["content"]] == ["text", "image_url"]
+    context = second.json["messages"][-1]["content"][0]["text"]
+    assert "np.clip" in context and context.endswith("is np.clip the reason?")
+    assert "data:image/png;base64,… " in outputs and "gmi-thumbnail" in outputs
