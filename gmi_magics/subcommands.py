@@ -270,8 +270,9 @@ def _chats(host: Host, _: argparse.Namespace) -> None:
     if not threads:
         print("No conversations yet.")
     for name, thread in threads.items():
-        system = f" · system: {thread.system[:50]!r}" if thread.system else ""
-        print(f"{name}: {len(thread.turns)} turn{'s' * (len(thread.turns) != 1)}{system}")
+        system = f" · system: {printable(thread.system)[:50]!r}" if thread.system else ""
+        turns = len(thread.turns)
+        print(f"{printable(name)}: {turns} turn{'s' * (turns != 1)}{system}")
 
 
 def _system(host: Host, args: argparse.Namespace) -> None:

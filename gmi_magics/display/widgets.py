@@ -29,9 +29,9 @@ from ..chat.live import LiveReply
 from ..chat.notes import reply_notes
 from ..chat.options import RequestOptions
 from ..chat.params import deep_merge, params_from_pairs
-from ..errors import ConfigurationError, GMIError, StoppedError
+from ..errors import ConfigurationError, GMIError, StoppedError, printable
 from ..types import Delta, Reply
-from .markup import footer_text, reply_html, stylesheet
+from .markup import earlier_rounds, footer_text, reply_html, stylesheet
 from .render import HtmlRenderer
 
 _USER_BUBBLE = (
@@ -67,15 +67,21 @@ def turn_html(turn: Turn) -> str:
     notes = reply_notes(reply, None)
     if turn.interrupted:
         notes.append("Interrupted here.")
-    page = reply_html(reply.text, reasoning=reply.reasoning, footer=footer_text(reply), notes=notes)
-    return user_html(turn.user) + _unstyled(page)
+    page = reply_html(
+        reply.text,
+        reasoning=reply.reasoning,
+        footer=footer_text(reply),
+        notes=notes,
+        rounds=earlier_rounds(turn.extra),  # every tool round's thinking, in order
+    )
+    return user_html(turn.shown_user()) + _unstyled(page)
 
 
 def error_line(error: BaseException) -> str:
     """One line for the status bar: ``AuthenticationError: HTTP 401 …`` (never a traceback)."""
-    message = error.message if isinstance(error, GMIError) else str(error)
+    message = printable(error.message if isinstance(error, GMIError) else str(error))
     name = type(error).__name__
-    return f"{name}: {' '.join(message.split())}" if message.strip() else name
+    return f"{name}: {message}" if message else name
 
 
 class ChatPanel:
@@ -110,7 +116,7 @@ class ChatPanel:
         self.refresh()
 
     def _build(self) -> None:
-        title = f"<b>{html.escape(self.conversation.name)}</b> chat"
+        title = f"<b>{html.escape(printable(self.conversation.name))}</b> chat"
         self.transcript = widgets.HTML()
         self.live = widgets.HTML()  # the user's message and the reply being streamed
         self.input = widgets.Textarea(

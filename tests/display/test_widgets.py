@@ -362,3 +362,17 @@ def test_parameters_field_sends_typed_params(shell, server):
     panel.params.value = "oops"
     send(panel, "Again")
     assert "KEY=VALUE" in panel.status.value and len(server.chat_requests) == 1
+
+
+def test_panel_transcript_keeps_every_tool_rounds_thinking(shell, server):
+    shell.run("def lookup(city: str) -> str:\n    return 'sunny in ' + city\n")
+    call = {"index": 0, "id": "c1", "type": "function",
+            "function": {"name": "lookup", "arguments": '{"city": "Oslo"}'}}  # fmt: skip
+    server.enqueue(
+        reply(reasoning="First I need the weather.", tool_calls=[call], finish_reason="tool_calls"),
+        reply("Sunny.", reasoning="The lookup says sunny."),
+    )
+    assert shell.run("%%gmi --tools lookup\nWeather?").success
+    panel = ChatPanel(shell.conversation)
+    page = panel.transcript.value
+    assert page.index("First I need the weather.") < page.index("The lookup says sunny.")
