@@ -431,8 +431,9 @@ class GMIMagics(Magics):
         Cell mode: the cell is the message.  Line mode: ``%gmi <question>``, or
         ``%gmi <subcommand>``: history, reset, undo, retry, models, config, last,
         chats, system, save, load, export, usage, explain, tools, panel (each
-        takes ``--chat NAME``) when the line fits it exactly; a line ending in
-        ``?`` is always a question, and ``%gmi ask <anything>`` always asks.
+        takes ``--chat NAME``), alias, persona, personas — when the line fits it
+        exactly; a line ending in ``?`` is always a question, and
+        ``%gmi ask <anything>`` always asks.
         ``{name}`` in the message is replaced by the value of ``name`` from the
         notebook (``--no-interpolate`` turns this off).
         """
