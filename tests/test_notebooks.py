@@ -41,3 +41,13 @@ def test_notebook_runs_clean(path: Path, server) -> None:
     sent = [r.json["messages"][-1]["content"] for r in server.chat_requests]
     for prompt in EXPECTED_PROMPTS.get(path.stem, []):
         assert prompt in sent
+
+
+def test_data_science_notebook_is_committed_without_outputs():
+    path = Path(__file__).parent.parent / "notebooks" / "data-science.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+    sources = "\n".join(c.source for c in notebook.cells)
+    for piece in ("%load_ext gmi_magics", "{df}", "-f code", "-f json", "%gmi usage"):
+        assert piece in sources

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import nbformat
 import pytest
+from conftest import TEST_KEY
+from helpers import sent_messages
+from nbclient import NotebookClient
 
 from gmi_magics.testing import reply
 
@@ -68,3 +75,143 @@ def test_undo_after_rerun_drops_the_rerun_turn(shell, server):
     shell.run("%%gmi\nA2", cell_id="a")
     shell.run("%gmi undo")
     assert [t.user for t in shell.conversation.turns] == ["B"]
+
+
+def execute_with_cell_id(client: NotebookClient, cell: Any, index: int) -> None:
+    """Execute ``cell`` as JupyterLab does: its id in the request's ``metadata.cellId``.
+
+    nbclient (0.11) sends no cell id, so a plain ``execute_cell`` is a run without one.
+    """
+    kc = client.kc
+    plain_execute = kc.execute
+
+    def execute(code: str, **options: Any) -> str:
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": options.get("store_history", True),
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": options.get("stop_on_error", True),
+        }
+        message = kc.session.msg("execute_request", content, metadata={"cellId": cell.id})
+        kc.shell_channel.send(message)
+        return str(message["header"]["msg_id"])
+
+    kc.execute = execute
+    try:
+        client.execute_cell(cell, index)
+    finally:
+        kc.execute = plain_execute
+
+
+def test_rerun_with_same_cell_id_replaces_the_turn(shell, server):
+    server.enqueue(reply("First try"), reply("Second try"))
+    assert shell.run("%%gmi\nQ", cell_id="abc").success
+    assert shell.run("%%gmi\nQ", cell_id="abc").success
+    assert [r.json["messages"] for r in server.chat_requests] == [
+        [{"role": "user", "content": "Q"}],
+        [{"role": "user", "content": "Q"}],
+    ]
+    turns = shell.conversation.turns
+    assert len(turns) == 1
+    assert turns[0].reply.text == "Second try"
+
+
+def test_rerun_replaces_in_place_between_other_cells(shell, server):
+    server.enqueue(reply("A"), reply("B"), reply("A2"), reply("C"))
+    shell.run("%%gmi\nQa", cell_id="a")
+    shell.run("%%gmi\nQb", cell_id="b")
+    shell.run("%%gmi\nQa edited", cell_id="a")
+    assert "Qa" not in [m["content"] for m in server.last_request.json["messages"]]
+    assert [(t.user, t.reply.text) for t in shell.conversation.turns] == [
+        ("Qa edited", "A2"),
+        ("Qb", "B"),
+    ]
+    shell.run("%%gmi\nQc", cell_id="c")
+    assert server.last_request.json["messages"] == [
+        {"role": "user", "content": "Qa edited"},
+        {"role": "assistant", "content": "A2"},
+        {"role": "user", "content": "Qb"},
+        {"role": "assistant", "content": "B"},
+        {"role": "user", "content": "Qc"},
+    ]
+
+
+def test_rerun_without_cell_id_appends(shell, server):
+    server.enqueue(reply("First"), reply("Second"))
+    shell.run("%%gmi\nQ", cell_id="abc")
+    shell.run("%%gmi\nQ")
+    shell_turns = shell.conversation.turns
+    assert [t.reply.text for t in shell_turns] == ["First", "Second"]
+    assert server.last_request.json["messages"] == [
+        {"role": "user", "content": "Q"},
+        {"role": "assistant", "content": "First"},
+        {"role": "user", "content": "Q"},
+    ]
+
+
+def test_two_questions_in_one_cell_are_both_kept(shell, server):
+    """One cell, two %gmi lines: the second is a new turn, not a re-run of the first."""
+    server.enqueue(reply("A1"), reply("A2"))
+    result = shell.run("%gmi first question\n%gmi second question", cell_id="multi")
+    assert result.success, result.error
+    assert server.last_request.json["messages"] == [
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "A1"},
+        {"role": "user", "content": "second question"},
+    ]
+    assert [t.user for t in shell.conversation.turns] == ["first question", "second question"]
+
+
+def test_rerun_replaces_and_append_mode_appends(shell, server):
+    server.enqueue(reply("A"), reply("A again"), reply("Follow"))
+    shell.run("%%gmi\nQ", cell_id="cell-1")
+    shell.run("%%gmi\nQ", cell_id="cell-1")
+    shell.run("%%gmi\nNext", cell_id="cell-2")
+    assert [m["content"] for m in sent_messages(server)] == ["Q", "A again", "Next"]
+
+    shell.run('%config GMIMagics.rerun = "append"')
+    server.enqueue(reply("B"), reply("B again"))
+    shell.run("%%gmi\nQ", cell_id="cell-1")
+    shell.run("%%gmi\nQ", cell_id="cell-1")
+    assert [m["content"] for m in sent_messages(server)] == [
+        *("Q", "A again", "Next", "Follow", "Q", "B", "Q"),
+    ]
+    assert len(shell.conversation.turns) == 4
+
+
+def test_rerun_in_a_real_kernel(server):
+    """A real kernel: the same cell id replaces its turn; a run without an id appends."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext gmi_magics"),
+        nbformat.v4.new_code_cell("%%gmi\nWhat is a p-value?"),
+        nbformat.v4.new_code_cell("%%gmi\nAnd a confidence interval?"),
+    ]
+    server.enqueue(reply("First try"), reply("Second try"), reply("CI answer"), reply("Third"))
+    client = NotebookClient(notebook, timeout=60, kernel_name="python3")
+    with client.setup_kernel():
+        client.execute_cell(notebook.cells[0], 0)
+        execute_with_cell_id(client, notebook.cells[1], 1)
+        execute_with_cell_id(client, notebook.cells[1], 1)
+        first_outputs = [o for o in notebook.cells[1].outputs if o.output_type == "display_data"]
+        execute_with_cell_id(client, notebook.cells[2], 2)
+        client.execute_cell(notebook.cells[1], 1)  # no cell id: appends
+    requests = server.chat_requests
+    assert len(requests) == 4
+    assert requests[1].json["messages"] == [{"role": "user", "content": "What is a p-value?"}]
+    assert requests[2].json["messages"] == [
+        {"role": "user", "content": "What is a p-value?"},
+        {"role": "assistant", "content": "Second try"},
+        {"role": "user", "content": "And a confidence interval?"},
+    ]
+    assert [m["content"] for m in requests[3].json["messages"]] == [
+        *("What is a p-value?", "Second try", "And a confidence interval?", "CI answer"),
+        "What is a p-value?",
+    ]
+    (output,) = first_outputs
+    assert "Second try" in output["data"]["text/html"]
+    meta = output["metadata"]["gmi_magics"]
+    assert (meta["thread"], meta["turn"], meta["host"]) == ("default", 1, "127.0.0.1")
+    assert TEST_KEY not in json.dumps(notebook)
