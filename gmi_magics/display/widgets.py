@@ -10,6 +10,10 @@ cleanly from another thread, so Stop takes effect when the next delta arrives (k
 comments carry no delta); whatever had arrived by then is kept as an interrupted turn.
 The panel and ``%%gmi`` cells share the thread's history: avoid running a cell on the
 same chat while the panel is streaming.
+
+The transcript box scrolls with ``flex-direction: column-reverse`` (its one child holds the
+transcript and the live reply), so it starts at, and stays at, the bottom as replies grow,
+in every frontend, with no JavaScript; ``HTMLMath`` has the frontend's MathJax typeset math.
 """
 
 from __future__ import annotations
@@ -40,7 +44,23 @@ _USER_BUBBLE = (
 )
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 _log = logging.getLogger(__name__)
-_SCROLL = {"max_height": "32em", "overflow": "auto"}
+# column-reverse: the box's scroll origin is its bottom, so it follows the newest reply
+_SCROLL = {"max_height": "32em", "overflow": "auto", "flex_flow": "column-reverse"}
+_PANEL_CLASS = "gmi-panel"
+# What notebook frontends give rendered output but not widget HTML (scoped to the panel).
+_PANEL_CSS = """
+.gmi-panel .gmi-reply a { color: var(--jp-content-link-color, #1976d2);
+  text-decoration: underline; }
+.gmi-panel .gmi-reply blockquote { margin: 0.5em 0; padding: 0.1em 0.8em;
+  border-left: 4px solid #8886; opacity: 0.85; }
+.gmi-panel .gmi-reply code { font-family: var(--jp-code-font-family, monospace);
+  font-size: 0.92em; }
+.gmi-panel .gmi-reply :not(pre) > code { background: #8882; padding: 0.05em 0.3em;
+  border-radius: 3px; }
+.gmi-panel .gmi-reply p, .gmi-panel .gmi-reply ul, .gmi-panel .gmi-reply ol { margin: 0.4em 0; }
+.gmi-panel .gmi-reply h1, .gmi-panel .gmi-reply h2, .gmi-panel .gmi-reply h3 {
+  margin: 0.6em 0 0.3em; }
+"""
 
 
 class StopRequested(KeyboardInterrupt):
@@ -54,6 +74,11 @@ def user_html(text: str) -> str:
 
 def _style() -> str:
     return f"<style>{stylesheet()}</style>"
+
+
+def _panel_style() -> str:
+    """The reply stylesheet plus the panel's own rules (links, quotes, inline code)."""
+    return f"<style>{stylesheet()}{_PANEL_CSS}</style>"
 
 
 def _unstyled(page: str) -> str:
@@ -117,8 +142,8 @@ class ChatPanel:
 
     def _build(self) -> None:
         title = f"<b>{html.escape(printable(self.conversation.name))}</b> chat"
-        self.transcript = widgets.HTML()
-        self.live = widgets.HTML()  # the user's message and the reply being streamed
+        self.transcript = widgets.HTMLMath()  # the frontend's MathJax typesets $…$
+        self.live = widgets.HTMLMath()  # the user's message and the reply being streamed
         self.input = widgets.Textarea(
             placeholder="Message…", rows=3, layout=widgets.Layout(width="100%")
         )
@@ -127,13 +152,17 @@ class ChatPanel:
         self.status = widgets.HTML()
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
-        log = widgets.VBox([self.transcript, self.live], layout=widgets.Layout(**_SCROLL))
+        content = widgets.VBox([self.transcript, self.live], layout=widgets.Layout(flex="0 0 auto"))
+        self.log = widgets.Box([content], layout=widgets.Layout(**_SCROLL))
         self.params = widgets.Text(
             placeholder="parameters: top_p=0.9 seed=7 chat_template_kwargs.thinking=true",
             layout=widgets.Layout(width="100%"),
         )
         buttons = widgets.HBox([self.send_button, self.stop_button, self.status])
-        self.widget = widgets.VBox([widgets.HTML(title), log, self.input, self.params, buttons])
+        self.widget = widgets.VBox(
+            [widgets.HTML(title), self.log, self.input, self.params, buttons]
+        )
+        self.widget.add_class(_PANEL_CLASS)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -150,7 +179,7 @@ class ChatPanel:
                 cached = (turn.reply, turn_html(turn))
             self._rendered[id(turn.reply)] = cached
         parts = [page for _, page in self._rendered.values()]
-        self.transcript.value = _style() + "".join(parts) if parts else ""
+        self.transcript.value = _panel_style() + "".join(parts) if parts else ""
 
     def _set_status(self, text: str, *, error: bool = False, hint: str = "") -> None:
         color = "#d32f2f" if error else "inherit"
@@ -168,7 +197,7 @@ class ChatPanel:
             self.busy, self.input.value = True, ""
             self._stop.clear()
             self._user = text
-            self.live.value = _style() + user_html(text)
+            self.live.value = _panel_style() + user_html(text)
             self.send_button.disabled, self.stop_button.disabled = True, False
             self._set_status("Streaming…")
             self._worker = threading.Thread(
@@ -247,7 +276,7 @@ class ChatPanel:
         self._live.update(delta)
 
     def _show_live(self, bundle: dict[str, str], _metadata: Any = None) -> None:
-        self.live.value = _style() + user_html(self._user) + _unstyled(bundle["text/html"])
+        self.live.value = _panel_style() + user_html(self._user) + _unstyled(bundle["text/html"])
 
 
 def show_panel(conversation: Conversation, **options: Any) -> ChatPanel:

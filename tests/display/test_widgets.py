@@ -376,3 +376,52 @@ def test_panel_transcript_keeps_every_tool_rounds_thinking(shell, server):
     panel = ChatPanel(shell.conversation)
     page = panel.transcript.value
     assert page.index("First I need the weather.") < page.index("The lookup says sunny.")
+
+
+def test_transcript_follows_the_newest_reply_and_typesets_math(shell, server):
+    """The scroll box is column-reverse (sticks to the bottom); math reaches MathJax intact."""
+    import ipywidgets
+
+    server.enqueue(reply("Euler: $e^{i\\pi} + 1 = 0$ and $$\\frac{a}{b}$$ done"))
+    panel = ChatPanel(shell.conversation)
+    assert isinstance(panel.transcript, ipywidgets.HTMLMath)
+    assert isinstance(panel.live, ipywidgets.HTMLMath)
+    assert panel.log.layout.flex_flow == "column-reverse" and panel.log.layout.overflow == "auto"
+    [content] = panel.log.children
+    assert content.children == (panel.transcript, panel.live), "reading order inside the box"
+    assert "gmi-panel" in panel.widget._dom_classes
+    send(panel, "Math?")
+    page = panel.transcript.value
+    assert "$e^{i\\pi} + 1 = 0$" in page and "$$\\frac{a}{b}$$" in page
+
+
+def test_panel_styles_links_quotes_and_inline_code_only_inside_the_panel(shell, server):
+    server.enqueue(reply("See [docs](https://example.com).\n\n> quoted\n\nRun `pip`."))
+    panel = ChatPanel(shell.conversation)
+    send(panel, "Style?")
+    page = panel.transcript.value
+    assert '<a href="https://example.com" rel="noopener noreferrer">docs</a>' in page
+    assert "<blockquote>" in page and "<code>pip</code>" in page
+    css = page[page.index("<style>") : page.index("</style>")]
+    for rule in (".gmi-panel .gmi-reply a ", ".gmi-panel .gmi-reply blockquote", "> code"):
+        assert rule in css, rule
+    rules = [line for line in css.splitlines() if line.startswith((".", ":"))]
+    extra = [r for r in rules if "gmi-panel" not in r and not r.startswith(".gmi-reply")]
+    assert extra == [], "panel rules must not style cells' outputs"
+
+
+def test_live_area_shows_the_whole_reply_so_far_not_only_its_tail(shell, server):
+    """Whatever the renderer sends the sink, the panel's live area holds every block."""
+    blocks = [f"## Part {i}\n\nParagraph {i} text.\n\n" for i in range(8)]
+    pieces = [*blocks, "tailword ", "still ", "streaming"]
+    server.enqueue(reply(pieces, chunk_delay=0.05))
+    panel = ChatPanel(shell.conversation, min_interval=0.0)
+    seen: list[str] = []
+    panel.live.observe(lambda change: seen.append(change["new"]), "value")
+    send(panel, "Long one")
+    late = [page for page in seen if "tailword" in page]
+    assert late, "a repaint while the tail streamed"
+    for i in range(8):
+        assert f"Part {i}</h2>" in late[0] and f"Paragraph {i} text." in late[0], i
+    assert "Hello" not in late[0] and "Long one" in late[0], "the user bubble stays on top"
+    assert all(page.count("<style>") <= 1 for page in seen)
