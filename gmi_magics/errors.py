@@ -217,35 +217,50 @@ class APIStatusError(GMIError):
 
 
 class BadRequestError(APIStatusError):
-    hint = "Check the cell options (%%gmi?) and %gmi last for what was sent."
+    """HTTP 400, 413 or 422: the server refused the request as sent."""
 
 
 class AuthenticationError(APIStatusError):
-    hint = (
-        "Check the key in $GMI_API_KEY (set it outside the notebook, or with "
-        "os.environ['GMI_API_KEY'] = getpass.getpass())."
-    )
+    """HTTP 401: the API key was rejected (or none was sent)."""
 
 
 class PaymentRequiredError(APIStatusError):
-    hint = "Top up your GMI Cloud balance at console.gmicloud.ai, then run the cell again."
+    """HTTP 402: the account has no balance left."""
 
 
 class PermissionDeniedError(APIStatusError):
-    hint = "Your key is not allowed to use this model or endpoint."
+    """HTTP 403: the key may not use this model or endpoint."""
 
 
 class ModelNotFoundError(APIStatusError):
-    hint = "Run %gmi models to list the models this endpoint serves."
+    """HTTP 404: unknown model or path."""
 
 
 class RateLimitError(APIStatusError):
-    hint = "Wait a little and run the cell again."
+    """HTTP 429: too many requests."""
 
 
 class ServerError(APIStatusError):
-    hint = "The service had a problem; wait a moment and run the cell again."
+    """HTTP 5xx: the service failed."""
 
+
+# The hint each status class shows under its message (a raise may pass its own).
+_STATUS_HINTS: dict[type[APIStatusError], str] = {
+    BadRequestError: "Check the cell options (%%gmi?) and %gmi last for what was sent.",
+    AuthenticationError: (
+        "Check the key in $GMI_API_KEY (set it outside the notebook, or with "
+        "os.environ['GMI_API_KEY'] = getpass.getpass())."
+    ),
+    PaymentRequiredError: (
+        "Top up your GMI Cloud balance at console.gmicloud.ai, then run the cell again."
+    ),
+    PermissionDeniedError: "Your key is not allowed to use this model or endpoint.",
+    ModelNotFoundError: "Run %gmi models to list the models this endpoint serves.",
+    RateLimitError: "Wait a little and run the cell again.",
+    ServerError: "The service had a problem; wait a moment and run the cell again.",
+}
+for _status_class, _class_hint in _STATUS_HINTS.items():
+    _status_class.hint = _class_hint
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
