@@ -87,22 +87,6 @@ def _explicit_call(line: str) -> str:
     return f"get_ipython().run_line_magic('gmi', {argument!r})\n"
 
 
-def frontend_shows_updates(shell: Any) -> bool:
-    """Whether the client that sent this cell repaints ``update_display_data``.
-
-    Notebook frontends (JupyterLab, Notebook 7, VS Code) send a cell id; headless
-    runners (nbclient, papermill) refuse stdin.  ``jupyter console`` does neither,
-    and it ignores display updates, so it gets streamed plain text.
-    """
-    try:
-        parent = shell.kernel.get_parent() or {}
-    except Exception:
-        return True
-    metadata = parent.get("metadata") or {}
-    content = parent.get("content") or {}
-    return not parent or bool(metadata.get("cellId")) or content.get("allow_stdin") is False
-
-
 def _unquoted(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] in "'\"" else value
 
@@ -194,7 +178,8 @@ class GMIMagics(Magics):
     display = CaselessStrEnum(
         ["auto", "html", "text"],
         "auto",
-        help="How replies are shown: html (notebooks), text (terminals), or auto-detect.",
+        help="How replies are shown: html (rendered in notebooks, text in jupyter console), "
+        "text (streamed plain text), or auto (html in a kernel, text in terminal IPython).",
     ).tag(config=True)
     rerun = CaselessStrEnum(
         ["replace", "append"],
@@ -307,12 +292,17 @@ class GMIMagics(Magics):
         return resolve_settings(configured, os.environ)
 
     def renderer_kind(self) -> str:
-        """``html`` where the frontend repaints display updates, else ``text``."""
+        """``html`` in a kernel (every client), ``text`` in terminal IPython.
+
+        No guess about the client is needed: a kernel's reply goes out as parts sent
+        once with HTML and plain text, so notebook frontends render it while it
+        streams and ``jupyter console``, which ignores display updates, prints it.
+        """
         if self.display != "auto":
             return str(self.display)
         if type(self.shell).__name__ != "ZMQInteractiveShell":
             return "text"  # terminal IPython
-        return "html" if frontend_shows_updates(self.shell) else "text"
+        return "html"
 
     def _line(self, line: str) -> tuple[Any, str]:
         """``%gmi …``: a subcommand (run here; ``None`` back), or options and a question.

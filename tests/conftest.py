@@ -63,9 +63,10 @@ class Result:
 
     stdout: str
     stderr: str
-    outputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # every display and update
     success: bool = True
     error: BaseException | None = None
+    final: list[dict[str, Any]] = field(default_factory=list)  # the outputs, updates applied
 
     @property
     def html(self) -> str:
@@ -77,11 +78,24 @@ class Result:
 
     @property
     def last_html(self) -> str:
-        return self.outputs[-1].get("text/html", "") if self.outputs else ""
+        """The HTML the cell shows at the end (updates applied): what a saved notebook keeps."""
+        return "".join(o.get("text/html", "") for o in self.final)
 
     @property
     def everything(self) -> str:
         return "\n".join([self.stdout, self.stderr, self.html, self.plain])
+
+
+def final_outputs(captured: list[Any]) -> list[dict[str, Any]]:
+    """The data of each output as a frontend shows it at the end: updates applied by id."""
+    shown: list[tuple[Any, dict[str, Any]]] = []
+    for output in captured:
+        display_id = (output.transient or {}).get("display_id")
+        if output.update:
+            shown = [(i, dict(output.data) if i == display_id else d) for i, d in shown]
+        else:
+            shown.append((display_id, dict(output.data)))
+    return [data for _, data in shown]
 
 
 class Shell:
@@ -99,6 +113,7 @@ class Shell:
             outputs=[dict(o.data) for o in captured.outputs],
             success=outcome.success,
             error=outcome.error_in_exec or outcome.error_before_exec,
+            final=final_outputs(captured.outputs),
         )
         assert TEST_KEY not in result.everything, "the API key leaked into cell output"
         return result

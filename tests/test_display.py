@@ -101,7 +101,7 @@ def test_thinking_block_is_open_while_only_reasoning_has_arrived(shell, server):
         reply(["Answer ", "text."], reasoning=["Thinking ", "hard ", "now."], chunk_delay=0.05)
     )
     result = shell.run("%%gmi\nQ")
-    live = [o["text/html"] for o in result.outputs[:-1]]
+    live = [o.get("text/html", "") for o in result.outputs[:-1]]
     assert any('<details class="gmi-thinking" open>' in page for page in live), live
     assert '<details class="gmi-thinking" open' not in result.last_html
 
@@ -182,16 +182,16 @@ def test_html_streams_a_few_live_updates_then_the_final_rendering(shell, server)
     result = shell.run("%%gmi\nCount")
     assert result.success, result.error
     assert result.stdout == ""
-    outputs = result.outputs
+    outputs = [o for o in result.outputs if o]  # the live tail is emptied at the end
     assert 3 <= len(outputs) <= 20, len(outputs)
-    assert all(set(o) >= {"text/html", "text/plain"} for o in outputs)
+    assert all("text/html" in o for o in outputs)
     final = outputs[-1]
     assert "word0 word1" in final["text/html"] and "word39" in final["text/html"]
     assert FOOTER.search(final["text/html"])
     assert 'class="gmi-cursor"' not in final["text/html"]
     assert FOOTER.search(final["text/plain"])
-    live = outputs[:-1]
-    assert all('class="gmi-cursor"' in o["text/html"] for o in live)
+    live = [o for o in outputs[:-1] if "text/plain" not in o and "<style>" not in o["text/html"]]
+    assert live and all('class="gmi-cursor"' in o["text/html"] for o in live)
     assert not any(FOOTER.search(o["text/html"]) for o in live)
     shown = [len(re.findall(r"word\d+", o["text/html"])) for o in live]
     assert shown == sorted(shown), "live updates never go backwards"
@@ -215,7 +215,7 @@ def _assert_inert(page: str) -> None:
     found = _Inspector()
     found.feed(page)
     found.close()
-    assert found.tags.count("style") == 1, "only our own stylesheet"
+    assert found.tags.count("style") <= 1, "only our own stylesheet"
     for bad in ("script", "iframe", "svg", "object", "embed", "body"):
         assert bad not in found.tags, (bad, page)
     for tag, name, value in found.attrs:
@@ -224,7 +224,7 @@ def _assert_inert(page: str) -> None:
         if name in ("href", "src"):
             url = re.sub(r"[\x00-\x20]+", "", value).lower()
             assert url.startswith(("http:", "https:", "mailto:")), (tag, name, value)
-    lowered = page.lower()
+    lowered = re.sub(r"&lt;[^<]*", "", page.lower())  # escaped text is inert
     for raw in ("<img src=x onerror", "<script", "<svg", 'href="javascript', 'src="javascript'):
         assert raw not in lowered, raw
 
@@ -247,7 +247,8 @@ def test_xss_from_the_server_is_never_shown_unsanitized(shell, server, where):
     assert result.success, result.error
     assert len(result.outputs) >= 2, "live updates were captured too"
     for output in result.outputs:
-        _assert_inert(output["text/html"])
+        _assert_inert(output.get("text/html", ""))
+    assert result.last_html.count("<style") == 1, "our stylesheet, once"
     assert "Hello" in result.last_html and "done" in result.last_html
 
     server.enqueue(reply("fine"))
@@ -293,7 +294,7 @@ def test_code_fence_is_highlighted(shell, server):
 def test_unclosed_fence_mid_stream_renders_as_code(shell, server):
     server.enqueue(reply(["```python\n", "x = 1\n", "y = 2\n", "```\n\nAfter."], chunk_delay=0.1))
     result = shell.run("%%gmi\nQ")
-    bodies = [o["text/html"].split("</style>", 1)[1] for o in result.outputs[:-1]]
+    bodies = [o.get("text/html", "").split("</style>")[-1] for o in result.outputs[:-1]]
     live = [body for body in bodies if '<span class="n">x</span>' in body]
     assert live, bodies
     assert all('<div class="codehilite">' in body and "```" not in body for body in live)

@@ -14,6 +14,7 @@ from IPython.display import DisplayHandle, display
 
 from ..errors import printable_text
 from ..types import Reply, ToolBlock
+from .blocks import BlockRenderer
 from .markup import (
     footer_text,
     markdown_to_html,
@@ -26,6 +27,7 @@ from .markup import (
 from .streaming_markdown import StreamingMarkdown
 
 __all__ = [
+    "BlockRenderer",
     "HtmlRenderer",
     "NullRenderer",
     "Renderer",
@@ -78,6 +80,9 @@ class NullRenderer:
 
 class HtmlRenderer:
     """Live sanitized HTML through one display handle, repainted at a bounded rate.
+
+    For the chat panel (``sink``), which shows a reply in one place; a cell's reply
+    streams through ``BlockRenderer`` (finished blocks sent once).
 
     The first delta paints at once; later ones at most every ``min_interval`` seconds
     (stretched to 3x the last repaint's cost, so long replies stay linear overall).
@@ -241,7 +246,7 @@ class TextRenderer:
 def make_renderer(kind: RendererKind) -> Renderer:
     """The renderer for ``kind``: ``"html"``, ``"text"`` or ``"none"``."""
     if kind == "html":
-        return HtmlRenderer()
+        return BlockRenderer()
     if kind == "text":
         return TextRenderer()
     if kind == "none":

@@ -18,21 +18,36 @@ class StreamingMarkdown:
 
     def __init__(self) -> None:
         self._html: list[str] = []
-        self._done = 0  # text[:_done] is rendered and cached
+        self.done = 0  # text[:done] is rendered and cached
         self._scanned = 0  # complete lines scanned so far
         self._blocks = BlockScanner()
 
+    def advance(self, text: str) -> tuple[str, str]:
+        """Render the blocks ``text`` newly finished: their (markdown, HTML), or ("", "").
+
+        ``text`` must extend the text of the previous call.
+        """
+        cut = self._scan(text)
+        if cut <= self.done:
+            return "", ""
+        source = text[self.done : cut]
+        page = markdown_to_html(source)
+        self._html.append(page)
+        self.done = cut
+        return source, page
+
+    def tail(self, text: str) -> str:
+        """HTML of the unfinished tail of ``text`` (after the last ``advance``)."""
+        return markdown_to_html(text[self.done :])
+
     def render(self, text: str) -> str:
         """HTML for ``text``, which must extend the text of the previous call."""
-        cut = self._scan(text)
-        if cut > self._done:
-            self._html.append(markdown_to_html(text[self._done : cut]))
-            self._done = cut
-        return "".join(self._html) + markdown_to_html(text[self._done :])
+        self.advance(text)
+        return "".join(self._html) + self.tail(text)
 
     def _scan(self, text: str) -> int:
         """Advance over complete lines; return where the last finished block ends."""
-        cut = self._done
+        cut = self.done
         end = text.rfind("\n") + 1
         pos = self._scanned
         while pos < end:

@@ -21,6 +21,7 @@ from gmi_magics.display.markup import (
     stylesheet,
 )
 from gmi_magics.display.render import (
+    BlockRenderer,
     HtmlRenderer,
     NullRenderer,
     TextRenderer,
@@ -429,7 +430,7 @@ def test_null_renderer_is_silent(shell: InteractiveShell) -> None:
 
 
 def test_make_renderer() -> None:
-    assert isinstance(make_renderer("html"), HtmlRenderer)
+    assert isinstance(make_renderer("html"), BlockRenderer)
     assert isinstance(make_renderer("text"), TextRenderer)
     assert isinstance(make_renderer("none"), NullRenderer)
     with pytest.raises(ValueError, match="unknown renderer"):
