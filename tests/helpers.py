@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -18,6 +20,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-V3.2-Exp"
 USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
 NO_WAIT = {"retry-after": "0"}
+NO_WAIT_MS = {"retry-after-ms": "0"}
+HELLO = [{"role": "user", "content": "Hello"}]
 SEED_Q, SEED_A = "Seed question", "Seed answer."
 
 
@@ -46,6 +50,16 @@ def config_rows(shell) -> dict[str, tuple[str, str]]:
         if match:
             rows[match.group(1)] = (match.group(2), match.group(3))
     return rows
+
+
+def heavy_modules_after(statement: str) -> str:
+    """In a fresh interpreter, which of pandas/numpy/IPython ``statement`` imported."""
+    heavy = "{'pandas', 'numpy', 'IPython'}"
+    code = f"import sys; {statement}; print(sorted({heavy} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
 
 
 # --- failures: one clear line, history untouched, the next cell works ------------------------
@@ -138,6 +152,12 @@ def assert_next_cell_works(shell, server, before) -> None:
     assert [m["content"] for m in sent if m["role"] != "system"] == expected
     assert len(shell.conversation.turns) == len(before) + 1
     assert shell.conversation.turns[-1].reply.text == "Recovered fine."
+
+
+def assert_recovers(shell, server, before) -> None:
+    """History is exactly as ``before`` and the next cell works."""
+    assert_history_unchanged(shell, before)
+    assert_next_cell_works(shell, server, before)
 
 
 def run_failure(shell, server, *scripts: Any, cell: str = "%%gmi\nDoomed question"):

@@ -9,6 +9,7 @@ from helpers import (
     assert_clear_error,
     assert_history_unchanged,
     assert_next_cell_works,
+    assert_recovers,
     run_failure,
     seed,
 )
@@ -70,8 +71,7 @@ def test_unknown_model_plain_text_404(shell, server):
     assert "unknown model" in first or "not serve" in first or "not found" in first
     assert server.last_request.json["model"] == "foo/bar"
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_gmi_nested_400_shows_the_inner_message(shell, server):
@@ -89,8 +89,7 @@ def test_gmi_nested_400_shows_the_inner_message(shell, server):
     assert "Backend request failed" not in text
     assert "details" not in text and "\\" not in text
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_400_is_not_retried(shell, server):
@@ -99,8 +98,7 @@ def test_400_is_not_retried(shell, server):
     )
     assert_clear_error(result, "BadRequestError", "Invalid format")
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 @pytest.mark.parametrize("max_retries", [0, 1, 2])
@@ -111,8 +109,7 @@ def test_429_retried_then_failing(shell, server, max_retries):
     assert_clear_error(result, "RateLimitError", "429", "Rate limit reached")
     assert requests == 1 + max_retries
     assert server.pending == 0
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_429_then_success(shell, server):
@@ -140,8 +137,7 @@ def test_server_errors_after_retries(shell, server, code):
     )
     assert_clear_error(result, "ServerError", str(code), "after 2 retries")
     assert requests == 3
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_502_with_an_html_body_shows_no_html(shell, server):
@@ -155,8 +151,7 @@ def test_502_with_an_html_body_shows_no_html(shell, server):
     assert "<" not in text and "nginx" not in text
     assert "<html" not in result.everything and "<center>" not in result.everything
     assert requests == 3
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_x_should_retry_false_on_503(shell, server):
@@ -165,8 +160,7 @@ def test_x_should_retry_false_on_503(shell, server):
     )
     assert_clear_error(result, "ServerError", "503")
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_no_stream_401(shell, server):
@@ -179,8 +173,7 @@ def test_no_stream_401(shell, server):
     assert_clear_error(result, "AuthenticationError", "401", "Authentication Fails")
     assert server.last_request.json["stream"] is False
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_no_stream_reply_that_is_not_json(shell, server):
@@ -192,5 +185,4 @@ def test_no_stream_reply_that_is_not_json(shell, server):
     text = assert_clear_error(result, "StreamError", "JSON")
     assert "<" not in text
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)

@@ -11,6 +11,7 @@ from helpers import (
     assert_history_unchanged,
     assert_next_cell_works,
     assert_one_clear_line,
+    assert_recovers,
     run_failure,
     seed,
 )
@@ -46,8 +47,7 @@ def test_deadline_with_keepalives_only(shell, server):
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed <= 3.0, elapsed
     assert_clear_error(result, "APITimeoutError", "timeout")
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_deadline_before_any_response(shell, server):
@@ -60,8 +60,7 @@ def test_deadline_before_any_response(shell, server):
     assert 0.9 <= time.monotonic() - started <= 3.0
     assert_clear_error(result, "APITimeoutError", "timeout")
     assert len(server.chat_requests) - count == 1  # no retry past the deadline
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_silent_server_hits_the_deadline(shell, server):
@@ -73,8 +72,7 @@ def test_silent_server_hits_the_deadline(shell, server):
     assert 0.9 <= time.monotonic() - started <= 3.0
     assert_clear_error(result, "APITimeoutError")
     assert "Slow" in result.last_html  # the partial text stays visible
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_no_stream_read_timeout_is_one_line(shell, server):
@@ -91,8 +89,7 @@ def test_disconnect_mid_stream(shell, server):
     assert "The first half of an answer" in result.last_html
     assert "The first half of an answer" in result.outputs[-1]["text/plain"]
     assert requests == 1  # never retried once the stream started
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_no_stream_disconnect_is_one_line(shell, server):
@@ -114,8 +111,7 @@ def test_error_event_mid_stream(shell, server, event):
     assert_clear_error(result, "StreamError", "overloaded")
     assert "Some text" in result.last_html
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_malformed_json_chunk(shell, server):
@@ -124,16 +120,14 @@ def test_malformed_json_chunk(shell, server):
     )
     assert_clear_error(result, "StreamError", "malformed")
     assert requests == 1
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_stream_ending_without_finish_reason_or_done(shell, server):
     result, before, _ = run_failure(shell, server, sse(chunk("Cut "), chunk("short")))
     assert_clear_error(result, "StreamError", "ended before")
     assert "Cut short" in result.last_html
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_stream_with_finish_reason_but_no_done_succeeds(shell, server):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import assert_history_unchanged, assert_next_cell_works, assert_usage_error, seed
+from helpers import (
+    assert_recovers,
+    assert_usage_error,
+    seed,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,8 +29,7 @@ def test_usage_errors_send_nothing(shell, server, cell, phrases):
     result = shell.run(cell)
     assert_usage_error(result, *phrases)
     assert len(server.requests) == count
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_huge_cell_is_refused_before_sending(shell, server):
@@ -39,8 +42,7 @@ def test_huge_cell_is_refused_before_sending(shell, server):
     text = assert_usage_error(result, "characters", "limit")
     assert "word word" not in text  # the message does not echo the cell
     assert len(server.requests) == count
-    assert_history_unchanged(shell, before)
-    assert_next_cell_works(shell, server, before)
+    assert_recovers(shell, server, before)
 
 
 def test_unexpected_words_after_cell_magic(shell, server):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from helpers import heavy_modules_after
 
 from gmi_magics.context.interpolate import (
     InterpolationError,
@@ -220,14 +219,8 @@ def test_find_references(text: str, expected: list[str]) -> None:
 
 
 def test_does_not_import_heavy_modules() -> None:
-    code = (
-        "import sys, gmi_magics.context.interpolate as i; i.interpolate('{a}', {'a': [1]}); "
-        "print(sorted({'pandas', 'numpy', 'IPython'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    statement = "import gmi_magics.context.interpolate as i; i.interpolate('{a}', {'a': [1]})"
+    assert heavy_modules_after(statement) == "[]"
 
 
 @pytest.mark.timeout(10)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import heavy_modules_after
 
 from gmi_magics.context.preview import MIN_CHARS, clip, preview
 
@@ -252,11 +250,5 @@ def test_clip(text: str, max_chars: int, expected: str) -> None:
 
 
 def test_does_not_import_pandas_or_numpy() -> None:
-    code = (
-        "import sys, gmi_magics.context.preview as p; p.preview([1, {'a': 2}]); "
-        "print(sorted({'pandas', 'numpy', 'IPython'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    statement = "import gmi_magics.context.preview as p; p.preview([1, {'a': 2}])"
+    assert heavy_modules_after(statement) == "[]"

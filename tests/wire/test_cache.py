@@ -65,10 +65,7 @@ def test_errors_and_broken_streams_are_not_recorded(server, tmp_path):
 
 
 def test_a_damaged_recording_is_reported(server, tmp_path):
-    with GMIClient(base_url=server.base_url, cache="record", cache_dir=tmp_path) as client:
-        server.enqueue(reply("kept"))
-        Conversation(client).send("q", history=False)
-    (path,) = tmp_path.glob("*.json")
+    path = _recorded(server, tmp_path)
     path.write_text(json.dumps({"format": "something else"}))
     with GMIClient(base_url=server.base_url, cache="replay", cache_dir=tmp_path) as client:
         try:

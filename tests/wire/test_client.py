@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import TEST_KEY
+from helpers import DEFAULT_MODEL, HELLO, NO_WAIT_MS
 
 from gmi_magics import Conversation, GMIClient, ReplyInterrupted
 from gmi_magics.errors import (
@@ -36,10 +37,6 @@ from gmi_magics.testing import (
     status,
 )
 
-MODEL = "deepseek-ai/DeepSeek-V3.2-Exp"
-HELLO = [{"role": "user", "content": "Hello"}]
-NO_WAIT = {"retry-after-ms": "0"}
-
 
 @pytest.fixture
 def client(server: StandInServer) -> Iterator[GMIClient]:
@@ -49,7 +46,7 @@ def client(server: StandInServer) -> Iterator[GMIClient]:
 
 @pytest.fixture
 def conversation(client: GMIClient) -> Conversation:
-    return Conversation(client, model=MODEL)
+    return Conversation(client, model=DEFAULT_MODEL)
 
 
 # --- requests and replies ----------------------------------------------------------------
@@ -57,7 +54,7 @@ def conversation(client: GMIClient) -> Conversation:
 
 def test_stream_chat_yields_deltas_in_order(client, server):
     server.enqueue(reply(["Hel", "lo", " there"]))
-    deltas = list(client.stream_chat(HELLO, model=MODEL))
+    deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert "".join(d.content for d in deltas) == "Hello there"
     assert [d.content for d in deltas if d.content] == ["Hel", "lo", " there"]
     assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
@@ -66,13 +63,13 @@ def test_stream_chat_yields_deltas_in_order(client, server):
 
 def test_streaming_request_body_and_headers(client, server):
     server.enqueue(reply("ok"))
-    list(client.stream_chat(HELLO, model=MODEL))
+    list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     request = server.last_request
     assert request.method == "POST"
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
     assert request.headers["content-type"] == "application/json"
-    assert request.json["model"] == MODEL
+    assert request.json["model"] == DEFAULT_MODEL
     assert request.json["messages"] == HELLO
     assert request.json["stream"] is True
     assert request.json["stream_options"] == {"include_usage": True}
@@ -80,7 +77,7 @@ def test_streaming_request_body_and_headers(client, server):
 
 def test_temperature_zero_is_sent_and_none_params_are_omitted(client, server):
     server.enqueue(reply("ok"))
-    list(client.stream_chat(HELLO, model=MODEL, temperature=0, max_tokens=None, top_p=None))
+    list(client.stream_chat(HELLO, model=DEFAULT_MODEL, temperature=0, max_tokens=None, top_p=None))
     body = server.last_request.json
     assert "temperature" in body and body["temperature"] == 0
     assert "max_tokens" not in body
@@ -90,14 +87,16 @@ def test_temperature_zero_is_sent_and_none_params_are_omitted(client, server):
 
 def test_params_are_sent_as_given(client, server):
     server.enqueue(reply("ok"))
-    list(client.stream_chat(HELLO, model=MODEL, temperature=0.7, max_tokens=64, stop=["\n"]))
+    list(
+        client.stream_chat(HELLO, model=DEFAULT_MODEL, temperature=0.7, max_tokens=64, stop=["\n"])
+    )
     body = server.last_request.json
     assert (body["temperature"], body["max_tokens"], body["stop"]) == (0.7, 64, ["\n"])
 
 
 def test_chat_non_streaming(client, server):
     server.enqueue(reply("The whole reply at once.", reasoning="thought about it"))
-    delta = client.chat(HELLO, model=MODEL, temperature=0)
+    delta = client.chat(HELLO, model=DEFAULT_MODEL, temperature=0)
     assert delta.content == "The whole reply at once."
     assert delta.reasoning == "thought about it"
     assert delta.finish_reason == "stop"
@@ -121,7 +120,7 @@ def test_list_models(client, server):
 def test_base_url_trailing_slash_is_safe(server, suffix):
     server.enqueue(reply("ok"))
     with GMIClient(base_url=server.base_url + suffix) as gmi:
-        assert "".join(d.content for d in gmi.stream_chat(HELLO, model=MODEL)) == "ok"
+        assert "".join(d.content for d in gmi.stream_chat(HELLO, model=DEFAULT_MODEL)) == "ok"
         assert gmi.list_models()
     paths = [r.path for r in server.requests]
     assert paths == ["/v1/chat/completions", "/v1/models"]
@@ -131,7 +130,7 @@ def test_base_url_from_environment(server):
     server.enqueue(reply("from env"))
     with GMIClient() as gmi:  # GMI_BASE_URL points at the stand-in server
         assert gmi.base_url == server.base_url
-        assert "".join(d.content for d in gmi.stream_chat(HELLO, model=MODEL)) == "from env"
+        assert "".join(d.content for d in gmi.stream_chat(HELLO, model=DEFAULT_MODEL)) == "from env"
 
 
 # --- usage, keep-alives, reasoning --------------------------------------------------------
@@ -258,12 +257,12 @@ def test_reasoning_is_not_sent_back(conversation, server):
 @pytest.mark.parametrize("code", [429, 500])
 @pytest.mark.parametrize("max_retries", [0, 1, 2])
 def test_retry_count(server, code, max_retries):
-    failure = status(code, {"error": {"message": "busy"}}, headers=NO_WAIT)
+    failure = status(code, {"error": {"message": "busy"}}, headers=NO_WAIT_MS)
     server.enqueue(*[failure] * 3, reply("never reached"))
     expected = RateLimitError if code == 429 else ServerError
     gmi = GMIClient(base_url=server.base_url, max_retries=max_retries)
     with gmi, pytest.raises(expected) as caught:
-        gmi.stream_chat(HELLO, model=MODEL)
+        gmi.stream_chat(HELLO, model=DEFAULT_MODEL)
     assert len(server.chat_requests) == 1 + max_retries
     assert caught.value.status_code == code
     assert "busy" in caught.value.message
@@ -273,8 +272,8 @@ def test_retry_count(server, code, max_retries):
 
 @pytest.mark.parametrize("code", [408, 409, 429, 500, 502, 503, 504])
 def test_transient_failure_then_success(client, server, code):
-    server.enqueue(status(code, "try again", headers=NO_WAIT), reply("Got there"))
-    text = "".join(d.content for d in client.stream_chat(HELLO, model=MODEL))
+    server.enqueue(status(code, "try again", headers=NO_WAIT_MS), reply("Got there"))
+    text = "".join(d.content for d in client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert text == "Got there"
     assert len(server.chat_requests) == 2
     first, second = server.chat_requests
@@ -285,7 +284,7 @@ def test_transient_failure_then_success(client, server, code):
 def test_client_errors_are_not_retried(client, server, code):
     server.enqueue(status(code, {"error": {"message": "nope"}}), reply("never reached"))
     with pytest.raises(Exception) as caught:
-        client.stream_chat(HELLO, model=MODEL)
+        client.stream_chat(HELLO, model=DEFAULT_MODEL)
     assert getattr(caught.value, "status_code", None) == code
     assert len(server.chat_requests) == 1
     assert server.pending == 1
@@ -294,7 +293,7 @@ def test_client_errors_are_not_retried(client, server, code):
 def test_retry_after_ms_is_honoured(client, server):
     server.enqueue(status(429, "slow down", headers={"retry-after-ms": "300"}), reply("ok"))
     started = time.monotonic()
-    assert "".join(d.content for d in client.stream_chat(HELLO, model=MODEL)) == "ok"
+    assert "".join(d.content for d in client.stream_chat(HELLO, model=DEFAULT_MODEL)) == "ok"
     assert time.monotonic() - started >= 0.3
     assert len(server.chat_requests) == 2
 
@@ -302,7 +301,7 @@ def test_retry_after_ms_is_honoured(client, server):
 def test_retry_after_seconds_is_honoured(client, server):
     server.enqueue(status(503, "busy", headers={"Retry-After": "0.4"}), reply("ok"))
     started = time.monotonic()
-    assert "".join(d.content for d in client.stream_chat(HELLO, model=MODEL)) == "ok"
+    assert "".join(d.content for d in client.stream_chat(HELLO, model=DEFAULT_MODEL)) == "ok"
     assert time.monotonic() - started >= 0.4
 
 
@@ -310,15 +309,15 @@ def test_retry_after_beyond_two_minutes_is_not_retried(client, server):
     server.enqueue(status(429, "come back later", headers={"Retry-After": "1000"}), reply("no"))
     started = time.monotonic()
     with pytest.raises(RateLimitError):
-        client.stream_chat(HELLO, model=MODEL)
+        client.stream_chat(HELLO, model=DEFAULT_MODEL)
     assert time.monotonic() - started < 2
     assert len(server.chat_requests) == 1
 
 
 def test_x_should_retry_true_retries_a_400(client, server):
-    server.enqueue(status(400, "flaky", headers={"x-should-retry": "true", **NO_WAIT}))
+    server.enqueue(status(400, "flaky", headers={"x-should-retry": "true", **NO_WAIT_MS}))
     server.enqueue(reply("ok"))
-    assert "".join(d.content for d in client.stream_chat(HELLO, model=MODEL)) == "ok"
+    assert "".join(d.content for d in client.stream_chat(HELLO, model=DEFAULT_MODEL)) == "ok"
     assert len(server.chat_requests) == 2
 
 
@@ -327,7 +326,7 @@ def test_retry_that_would_pass_the_deadline_is_not_taken(server):
     with GMIClient(base_url=server.base_url, timeout=1.0) as gmi:
         started = time.monotonic()
         with pytest.raises(ServerError):
-            gmi.stream_chat(HELLO, model=MODEL)
+            gmi.stream_chat(HELLO, model=DEFAULT_MODEL)
     assert time.monotonic() - started < 1.5
     assert len(server.chat_requests) == 1
 
@@ -336,7 +335,7 @@ def test_never_retried_once_the_stream_started(client, server):
     server.enqueue(sse(chunk("Partial "), chunk("text"), DISCONNECT), reply("must not be used"))
     received = []
     with pytest.raises(StreamError):
-        for delta in client.stream_chat(HELLO, model=MODEL):
+        for delta in client.stream_chat(HELLO, model=DEFAULT_MODEL):
             received.append(delta.content)
     assert "".join(received) == "Partial text"
     assert len(server.chat_requests) == 1
@@ -346,13 +345,13 @@ def test_never_retried_once_the_stream_started(client, server):
 def test_stream_that_ends_without_finish_reason_or_done_is_an_error(client, server):
     server.enqueue(sse(chunk("Hello"), chunk(" there")))
     with pytest.raises(StreamError, match="ended before"):
-        list(client.stream_chat(HELLO, model=MODEL))
+        list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert len(server.chat_requests) == 1
 
 
 def test_stream_with_finish_reason_but_no_done_is_complete(client, server):
     server.enqueue(sse(chunk("Hello"), chunk(finish_reason="stop")))
-    deltas = list(client.stream_chat(HELLO, model=MODEL))
+    deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert "".join(d.content for d in deltas) == "Hello"
 
 
@@ -390,7 +389,7 @@ def test_connection_errors_before_the_first_byte_are_retried():
     try:
         gmi = GMIClient(base_url=f"http://127.0.0.1:{slam.port}/v1", max_retries=1)
         with gmi, pytest.raises(APIConnectionError) as caught:
-            gmi.stream_chat(HELLO, model=MODEL)
+            gmi.stream_chat(HELLO, model=DEFAULT_MODEL)
     finally:
         slam.close()
     assert slam.accepted == 2
@@ -403,7 +402,7 @@ def test_connection_refused_is_a_connection_error():
         port = probe.getsockname()[1]
     gmi = GMIClient(base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
     with gmi, pytest.raises(APIConnectionError) as caught:
-        gmi.stream_chat(HELLO, model=MODEL)
+        gmi.stream_chat(HELLO, model=DEFAULT_MODEL)
     assert "Could not reach 127.0.0.1" in caught.value.message
     assert caught.value.hint
 
@@ -430,7 +429,7 @@ def test_gmi_cloud_apikey_is_accepted(server, monkeypatch):
     monkeypatch.setenv("GMI_CLOUD_APIKEY", "gmi-cloud-other-key-1234567890")
     server.enqueue(reply("ok"))
     with GMIClient() as gmi:
-        list(gmi.stream_chat(HELLO, model=MODEL))
+        list(gmi.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert server.last_request.headers["authorization"] == "Bearer gmi-cloud-other-key-1234567890"
 
 
@@ -438,7 +437,7 @@ def test_gmi_api_key_wins_over_gmi_cloud_apikey(client, server, monkeypatch):
     monkeypatch.setenv("GMI_CLOUD_APIKEY", "gmi-cloud-other-key-1234567890")
     server.enqueue(reply("ok"))
     with GMIClient() as gmi:
-        list(gmi.stream_chat(HELLO, model=MODEL))
+        list(gmi.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert server.last_request.headers["authorization"] == f"Bearer {TEST_KEY}"
 
 
@@ -449,7 +448,7 @@ def test_missing_key_fails_before_any_request(server, monkeypatch):
         GMIClient(base_url="https://api.gmi-serving.com/v1") as gmi,
         pytest.raises(MissingKeyError) as caught,
     ):
-        gmi.stream_chat(HELLO, model=MODEL)  # GMI Cloud needs a key (local servers: none)
+        gmi.stream_chat(HELLO, model=DEFAULT_MODEL)  # GMI Cloud needs a key (local servers: none)
     assert "GMI_API_KEY" in caught.value.message
 
 
@@ -465,7 +464,7 @@ def test_missing_key_fails_before_any_request(server, monkeypatch):
 def test_a_key_echoed_by_the_server_never_reaches_the_error(client, server, script):
     server.enqueue(script)
     with pytest.raises(Exception) as caught:
-        list(client.stream_chat(HELLO, model=MODEL))
+        list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     error = caught.value
     shown = [str(error), repr(error), error.message, "".join(error._render_traceback_())]
     assert not [text for text in shown if TEST_KEY in text]
@@ -486,7 +485,7 @@ def test_turn_is_added_only_when_the_reply_completes(conversation, server):
 
 
 def test_history_is_sent_with_the_system_prompt(client, server):
-    chat = Conversation(client, model=MODEL, system="Be brief.")
+    chat = Conversation(client, model=DEFAULT_MODEL, system="Be brief.")
     server.enqueue(reply("A1"), reply("A2"))
     chat.send("Q1")
     chat.send("Q2")
@@ -592,7 +591,7 @@ def test_undo_and_reset(conversation, server):
 
 
 def test_history_false_neither_sees_nor_joins(client, server):
-    chat = Conversation(client, model=MODEL, system="Sys")
+    chat = Conversation(client, model=DEFAULT_MODEL, system="Sys")
     server.enqueue(reply("A1"), reply("Aside"), reply("A2"))
     chat.send("Q1")
     chat.send("One-off?", history=False)
@@ -611,7 +610,7 @@ def test_history_false_neither_sees_nor_joins(client, server):
 
 
 def test_conversation_params_and_per_call_params(client, server):
-    chat = Conversation(client, model=MODEL, temperature=0)
+    chat = Conversation(client, model=DEFAULT_MODEL, temperature=0)
     server.enqueue(reply("a"), reply("b"))
     chat.send("Q1")
     assert server.last_request.json["temperature"] == 0

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import TEST_KEY
+from helpers import DEFAULT_MODEL, HELLO, NO_WAIT_MS
 
 from gmi_magics import GMIClient
 from gmi_magics.errors import (
@@ -28,10 +29,6 @@ from gmi_magics.errors import (
 )
 from gmi_magics.settings import mask_key
 from gmi_magics.testing import DISCONNECT, DONE, StandInServer, chunk, reply, sse, status
-
-MODEL = "deepseek-ai/DeepSeek-V3.2-Exp"
-HELLO = [{"role": "user", "content": "Hello"}]
-NO_WAIT = {"retry-after-ms": "0"}
 
 
 def key_run(text: str, key: str = TEST_KEY) -> int:
@@ -66,7 +63,7 @@ def client(server: StandInServer) -> Iterator[GMIClient]:
 def failure(client: GMIClient, server: StandInServer, script: Any) -> GMIError:
     server.enqueue(script)
     with pytest.raises(GMIError) as caught:
-        list(client.stream_chat(HELLO, model=MODEL))
+        list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     return caught.value
 
 
@@ -164,7 +161,7 @@ def _text(deltas: list[Any]) -> tuple[str, str]:
 @pytest.mark.parametrize("cut", range(1, len(TEST_KEY)))
 def test_a_key_split_across_two_chunks_is_redacted(client, server, cut):
     server.enqueue(reply(["Your key is ", TEST_KEY[:cut], TEST_KEY[cut:] + " done"]))
-    content, _ = _text(list(client.stream_chat(HELLO, model=MODEL)))
+    content, _ = _text(list(client.stream_chat(HELLO, model=DEFAULT_MODEL)))
     assert content == "Your key is [redacted] done"
 
 
@@ -173,7 +170,7 @@ def test_a_key_streamed_token_by_token_is_redacted(client, server, size):
     text = f"Reasoning says {TEST_KEY}."
     pieces = [text[i : i + size] for i in range(0, len(text), size)]
     server.enqueue(reply(["ok"], reasoning=pieces))
-    content, reasoning = _text(list(client.stream_chat(HELLO, model=MODEL)))
+    content, reasoning = _text(list(client.stream_chat(HELLO, model=DEFAULT_MODEL)))
     assert reasoning == "Reasoning says [redacted]." and content == "ok"
 
 
@@ -182,14 +179,14 @@ def test_a_key_streamed_token_by_token_is_redacted(client, server, size):
 )
 def test_a_key_cut_at_the_end_of_the_reply_is_redacted(client, server, ending):
     server.enqueue(reply(["The key: ", ending[:5], ending[5:]]))
-    content, _ = _text(list(client.stream_chat(HELLO, model=MODEL)))
+    content, _ = _text(list(client.stream_chat(HELLO, model=DEFAULT_MODEL)))
     assert content == "The key: [redacted]"
 
 
 def test_ordinary_text_is_unchanged_and_barely_held(client, server):
     pieces = ["Hel", "lo", " there, g", "mi is a word", " done"]
     server.enqueue(reply(pieces))
-    deltas = list(client.stream_chat(HELLO, model=MODEL))
+    deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert "".join(d.content for d in deltas) == "".join(pieces)
 
 
@@ -199,7 +196,7 @@ def test_a_key_in_the_model_field_and_tool_arguments_is_redacted(client, server)
         {"index": 0, "function": {"arguments": TEST_KEY[9:] + '"}'}},
     ]
     server.enqueue(reply("hi", model=f"model-{TEST_KEY}", tool_calls=calls))
-    deltas = list(client.stream_chat(HELLO, model=MODEL))
+    deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     everything = repr(deltas)
     assert key_run(everything) < 4, everything
     arguments = "".join(p.arguments for d in deltas for p in d.tool_calls)
@@ -208,7 +205,7 @@ def test_a_key_in_the_model_field_and_tool_arguments_is_redacted(client, server)
 
 def test_a_non_streamed_reply_is_redacted(client, server):
     server.enqueue(reply(f"key {TEST_KEY} and {TEST_KEY[:20]}", reasoning=TEST_KEY))
-    delta = client.chat(HELLO, model=MODEL)
+    delta = client.chat(HELLO, model=DEFAULT_MODEL)
     assert delta.content == "key [redacted] and [redacted]"
     assert delta.reasoning == "[redacted]"
 
@@ -230,9 +227,9 @@ def test_the_cache_file_never_holds_a_repeated_key(server, tmp_path, stream):
     server.enqueue(reply(pieces, model=f"m-{TEST_KEY}"))
     with GMIClient(base_url=server.base_url, cache="record", cache_dir=tmp_path) as gmi:
         if stream:
-            content, _ = _text(list(gmi.stream_chat(HELLO, model=MODEL)))
+            content, _ = _text(list(gmi.stream_chat(HELLO, model=DEFAULT_MODEL)))
         else:
-            content = gmi.chat(HELLO, model=MODEL).content
+            content = gmi.chat(HELLO, model=DEFAULT_MODEL).content
     assert content == "Key: [redacted] end"
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1
@@ -244,9 +241,9 @@ def test_the_cache_file_never_holds_a_repeated_key(server, tmp_path, stream):
     assert key_run("".join(pieces_saved)) < 4, pieces_saved
     with GMIClient(base_url=server.base_url, cache="replay", cache_dir=tmp_path) as gmi:
         if stream:
-            replayed, _ = _text(list(gmi.stream_chat(HELLO, model=MODEL)))
+            replayed, _ = _text(list(gmi.stream_chat(HELLO, model=DEFAULT_MODEL)))
         else:
-            replayed = gmi.chat(HELLO, model=MODEL).content
+            replayed = gmi.chat(HELLO, model=DEFAULT_MODEL).content
     assert replayed == "Key: [redacted] end"
 
 
@@ -274,7 +271,7 @@ def _strings(line: str) -> list[str]:
         sse(chunk("Hi"), {"error": {"message": f"revoked {TEST_KEY}"}}, DONE),
         sse(chunk("Hi"), DISCONNECT),
         status(401, {"error": {"message": f"bad {TEST_KEY}"}}),
-        status(500, f"oops {TEST_KEY}", headers=NO_WAIT),
+        status(500, f"oops {TEST_KEY}", headers=NO_WAIT_MS),
         sse(chunk("Hi")),
     ],
     ids=["malformed", "error-event", "dropped", "401", "500", "no-finish"],
@@ -286,7 +283,7 @@ def test_every_raised_error_carries_no_chained_exception(client, server, script)
 def test_a_reply_that_is_not_json_carries_no_chained_exception(client, server):
     server.enqueue(status(200, f"{{ {TEST_KEY}", content_type="application/json"))
     with pytest.raises(StreamError) as caught:
-        client.chat(HELLO, model=MODEL)
+        client.chat(HELLO, model=DEFAULT_MODEL)
     assert_clean(caught.value)
 
 
@@ -312,7 +309,7 @@ def test_httpcore_debug_log_never_records_an_echoed_key(client, server, caplog):
     body = {"error": {"message": "no"}}
     server.enqueue(status(401, body, headers={"X-Echo": f"Bearer {TEST_KEY}"}))
     with pytest.raises(APIStatusError):
-        list(client.stream_chat(HELLO, model=MODEL))
+        list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert "x-echo" in caplog.text.lower()  # the header was logged ...
     assert key_run(caplog.text) < 4  # ... without the key
 
@@ -325,9 +322,9 @@ def test_httpcore_debug_log_never_records_an_echoed_key(client, server, caplog):
 )
 @pytest.mark.parametrize("code", [500, 503, 429])
 def test_status_messages_end_with_one_punctuation_mark(server, reason, code):
-    server.enqueue(*[status(code, {"error": {"message": reason}}, headers=NO_WAIT)] * 3)
+    server.enqueue(*[status(code, {"error": {"message": reason}}, headers=NO_WAIT_MS)] * 3)
     with GMIClient(base_url=server.base_url, max_retries=2) as gmi, pytest.raises(GMIError) as c:
-        list(gmi.stream_chat(HELLO, model=MODEL))
+        list(gmi.stream_chat(HELLO, model=DEFAULT_MODEL))
     message = c.value.message
     assert "(after 2 retries)" in message
     assert not any(p in message for p in (". (", "! (", "? (", "..", "!.", "?.", "….")), message
@@ -372,7 +369,7 @@ def test_a_nocolor_shell_shows_no_escape_codes(shell, server):
 
 
 def test_plain_text_of_an_error_has_no_escape_codes(client, server):
-    error = failure(client, server, status(500, "down", headers=NO_WAIT))
+    error = failure(client, server, status(500, "down", headers=NO_WAIT_MS))
     assert "\x1b" not in str(error) and "\x1b" not in error.message
 
 
@@ -401,9 +398,9 @@ def test_an_html_page_is_not_taken_for_a_reply(client, server, call):
         server.enqueue(page)
     with pytest.raises(StreamError) as caught:
         if call == "stream":
-            list(client.stream_chat(HELLO, model=MODEL))
+            list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
         elif call == "chat":
-            client.chat(HELLO, model=MODEL)
+            client.chat(HELLO, model=DEFAULT_MODEL)
         else:
             client.list_models()
     assert "HTML page" in caught.value.message and "base URL" in caught.value.hint
