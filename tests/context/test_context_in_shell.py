@@ -80,18 +80,3 @@ def test_unfilled_expression_on_existing_name_is_explained(shell: Any, server: A
         "{df.head()} was sent as written: calls are not evaluated; "
         "assign it first (`df_head = df.head()`) and use {df_head}"
     ) in result.everything
-
-
-def test_code_json_and_latex_on_existing_names_stay_silent(shell: Any, server: Any) -> None:
-    shell.ns.update(a=1, b=2, xs=[1, 2], f=len)
-    cell = (
-        'payload = {"total": a + b, "n": f(xs)}\n'
-        "squares = {x * x for x in xs}\n"
-        'print(f"{f(xs)} items, {a + b} total")\n'
-        "$\\frac{a + b}{2}$ and $e^{-a}$\n"
-        "```\n{f(xs)}\n```"
-    )
-    result = shell.run("%%gmi\n" + cell)
-    assert result.success, result.error
-    assert last_user_text(server) == cell
-    assert "was sent as written" not in result.everything

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import last_user_text, one_error_line
 
 
@@ -16,48 +17,62 @@ def test_names_attributes_and_items_are_filled_in(shell, server):
     assert last_user_text(server) == "Hi Ada: 10, 30, origin, 5."
 
 
-def test_undefined_names_and_other_braces_are_left_alone(shell, server):
-    shell.ns.update(a=1, b=2, data={"x": 1})
-    cell = (
-        "def f(d):\n"
-        "    return {k: v for k, v in d.items()}\n"
-        'payload = {"model": "m", "messages": []}\n'
-        'print(f"{undefined_name} and {other.attr}")\n'
-        "Math: $\\frac{a}{b}$ and $x^{a}$ and $x_{b}$\n"
-        "Empty {} and spaced { a } and {a+b}"
-    )
+UNDEFINED_NAMES_CODE_AND_MATH = (
+    "def f(d):\n"
+    "    return {k: v for k, v in d.items()}\n"
+    'payload = {"model": "m", "messages": []}\n'
+    'print(f"{undefined_name} and {other.attr}")\n'
+    "Math: $\\frac{a}{b}$ and $x^{a}$ and $x_{b}$\n"
+    "Empty {} and spaced { a } and {a+b}"
+)
+EXISTING_NAMES_CODE_JSON_LATEX = (
+    'payload = {"total": a + b, "n": f(xs)}\n'
+    "squares = {x * x for x in xs}\n"
+    'print(f"{f(xs)} items, {a + b} total")\n'
+    "$\\frac{a + b}{2}$ and $e^{-a}$\n"
+    "```\n{f(xs)}\n```"
+)
+
+
+@pytest.mark.parametrize(
+    ("names", "cell", "silent"),
+    [
+        ({"a": 1, "b": 2, "data": {"x": 1}}, UNDEFINED_NAMES_CODE_AND_MATH, False),
+        ({"a": 1, "b": 2, "xs": [1, 2], "f": len}, EXISTING_NAMES_CODE_JSON_LATEX, True),
+    ],
+    ids=["undefined-names-and-other-braces", "code-json-latex-on-existing-names-silently"],
+)
+def test_braces_that_are_not_references_are_sent_as_written(shell, server, names, cell, silent):
+    shell.ns.update(names)
     result = shell.run("%%gmi\n" + cell)
     assert result.success, result.error
     assert last_user_text(server) == cell
+    if silent:
+        assert "was sent as written" not in result.everything
 
 
-def test_escape_rule_for_defined_and_undefined_names(shell, server):
+@pytest.mark.parametrize(
+    ("cell", "sent"),
+    [
+        (
+            "%%gmi\nKeep {{name}}, fill {name}, leave {{nobody}} and {{ {a: 1} }}",
+            "Keep {name}, fill Ada, leave {{nobody}} and {{ {a: 1} }}",
+        ),
+        (
+            "%%gmi --no-interpolate\nKeep {name} and {{name}} as written",
+            "Keep {name} and {{name}} as written",
+        ),
+        # `%gmi --no-interpolate ...` must not be undone by IPython's own {var} expansion
+        ("%gmi --no-interpolate Keep {name} as written", "Keep {name} as written"),
+        ("%gmi Keep {{name}} literally", "Keep {name} literally"),
+    ],
+    ids=["escape-rule", "no-interpolate", "line-mode-no-interpolate", "line-mode-escape"],
+)
+def test_escapes_and_no_interpolate(shell, server, cell, sent):
     shell.ns["name"] = "Ada"
-    result = shell.run("%%gmi\nKeep {{name}}, fill {name}, leave {{nobody}} and {{ {a: 1} }}")
+    result = shell.run(cell)
     assert result.success, result.error
-    assert last_user_text(server) == "Keep {name}, fill Ada, leave {{nobody}} and {{ {a: 1} }}"
-
-
-def test_no_interpolate_sends_the_text_as_written(shell, server):
-    shell.ns["name"] = "Ada"
-    result = shell.run("%%gmi --no-interpolate\nKeep {name} and {{name}} as written")
-    assert result.success, result.error
-    assert last_user_text(server) == "Keep {name} and {{name}} as written"
-
-
-def test_line_mode_no_interpolate_sends_the_text_as_written(shell, server):
-    """`%gmi --no-interpolate ...` must not be undone by IPython's own {var} expansion."""
-    shell.ns["name"] = "Ada"
-    result = shell.run("%gmi --no-interpolate Keep {name} as written")
-    assert result.success, result.error
-    assert last_user_text(server) == "Keep {name} as written"
-
-
-def test_line_mode_escape_keeps_the_braces(shell, server):
-    shell.ns["name"] = "Ada"
-    result = shell.run("%gmi Keep {{name}} literally")
-    assert result.success, result.error
-    assert last_user_text(server) == "Keep {name} literally"
+    assert last_user_text(server) == sent
 
 
 def test_line_mode_dataframe_gets_the_same_preview_as_a_cell(shell, server):
