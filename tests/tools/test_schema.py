@@ -22,6 +22,7 @@ from typing import (
 )
 
 import pytest
+from test_tool_calling import WEATHER_SCHEMA
 
 from gmi_magics.tools.schema import (
     ToolSchemaError,
@@ -225,30 +226,7 @@ def test_model_card_example() -> None:
         """
         return {}
 
-    assert function_schema(query_weather) == {
-        "type": "function",
-        "function": {
-            "name": "query_weather",
-            "description": "Get the weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {
-                        "type": "string",
-                        "description": "The city name, e.g. Beijing.",
-                    },
-                    "unit": {
-                        "type": "string",
-                        "enum": ["C", "F"],
-                        "description": "Temperature unit.",
-                        "default": "C",
-                    },
-                },
-                "required": ["city"],
-                "additionalProperties": False,
-            },
-        },
-    }
+    assert function_schema(query_weather) == WEATHER_SCHEMA  # the model card's example
 
 
 def test_missing_hint_is_any_value_and_no_docstring_no_description() -> None:
