@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
 from gmi_magics.testing import RecordedRequest, StandInServer
+from gmi_magics.wire.client import GMIClient
 
 Rule = Callable[[str], Any]
 
@@ -44,3 +47,19 @@ def last_prompt(body: Any) -> str:
         return ""
     content = messages[-1].get("content")
     return content if isinstance(content, str) else ""
+
+
+# fixtures of the batch tests (imported by name into tests/chat/test_batch*.py)
+
+
+@pytest.fixture
+def rules(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuleServer]:
+    with RuleServer() as server:
+        monkeypatch.setenv("GMI_BASE_URL", server.base_url)
+        yield server
+
+
+@pytest.fixture
+def client(rules: RuleServer) -> Iterator[GMIClient]:
+    with GMIClient(base_url=rules.base_url) as made:
+        yield made

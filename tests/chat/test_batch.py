@@ -9,11 +9,10 @@ import pickle
 import re
 import threading
 import time
-from collections.abc import Iterator
 
+import batch_helpers
 import pandas as pd
 import pytest
-from batch_helpers import RuleServer
 from conftest import TEST_KEY
 
 import gmi_magics
@@ -24,18 +23,7 @@ from gmi_magics.testing import delay, hang, reply, status
 from gmi_magics.types import Reply
 from gmi_magics.wire.client import GMIClient
 
-
-@pytest.fixture
-def rules(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuleServer]:
-    with RuleServer() as server:
-        monkeypatch.setenv("GMI_BASE_URL", server.base_url)
-        yield server
-
-
-@pytest.fixture
-def client(rules: RuleServer) -> Iterator[GMIClient]:
-    with GMIClient(base_url=rules.base_url) as made:
-        yield made
+rules, client = batch_helpers.rules, batch_helpers.client  # the shared fixtures
 
 
 def answers(prompt: str, result: object) -> bool:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import _thread
 import json
 import threading
-from collections.abc import Iterator
 
+import batch_helpers
 import pandas as pd
 import pytest
-from batch_helpers import RuleServer
 from conftest import TEST_KEY
 
 import gmi_magics
@@ -17,20 +16,8 @@ from gmi_magics.chat.batch_checkpoint import MAX_LINE, Writer, load
 from gmi_magics.chat.batch_run import ItemError
 from gmi_magics.testing import hang, reply, status
 from gmi_magics.types import Reply, Usage
-from gmi_magics.wire.client import GMIClient
 
-
-@pytest.fixture
-def rules(monkeypatch: pytest.MonkeyPatch) -> Iterator[RuleServer]:
-    with RuleServer() as server:
-        monkeypatch.setenv("GMI_BASE_URL", server.base_url)
-        yield server
-
-
-@pytest.fixture
-def client(rules: RuleServer) -> Iterator[GMIClient]:
-    with GMIClient(base_url=rules.base_url) as made:
-        yield made
+rules, client = batch_helpers.rules, batch_helpers.client  # the shared fixtures
 
 
 def test_rerun_sends_only_the_missing_items(rules, client, tmp_path):
