@@ -42,7 +42,6 @@ MESSAGE_OVERHEAD = 700  # bytes of header, parent header and signature of one io
 REPAINT_SHARE = 1.5  # repaints may spend this multiple of the final output's size so far
 GROWTH = 1.8  # final bytes (HTML + plain text) per markdown character, at least
 FOOTER_BYTES = 400  # footer line and provenance metadata, at least
-COMMIT_MIN = 1_500  # finished HTML batched before it becomes an output of its own
 THINKING_WINDOW = 1_200  # characters of the thinking shown while it streams
 MIN_INTERVAL = 0.05  # at most 20 repaints a second
 MAX_BYTES_PER_SECOND = 500_000
@@ -74,7 +73,6 @@ class BlockRenderer:
         self._kept: list[DisplayHandle] = []
         self._tools: list[ToolBlock] = []
         self._live: DisplayHandle | None = None
-        self._live_size = 0
         self._styled = False  # the stylesheet is in an output that stays
         self._due: float | None = None
         self._text: list[str] = []  # answer text of the current round
@@ -140,19 +138,21 @@ class BlockRenderer:
     # --- streaming ---------------------------------------------------------------------
 
     def _paint(self) -> int:
-        """Publish finished blocks (batched) and repaint the tail if the budget allows."""
+        """Publish newly finished blocks, then repaint the open tail, as the budget allows.
+
+        A finished block is never part of a repaint: it waits until it can go out once.
+        """
         text = self._joined()
         self._advance(text)
-        if self._pending_size() >= COMMIT_MIN and self._afford(2 * MESSAGE_OVERHEAD):
-            self._publish_pending()
-        estimate = MESSAGE_OVERHEAD + max(self._live_size, len(text) - self._committed)
-        if not self._afford(estimate):
+        publish = 2 * MESSAGE_OVERHEAD if self._pending else 0
+        if not self._afford(publish + MESSAGE_OVERHEAD + len(text) - self._answer.done):
             return 0
+        if self._pending:
+            self._publish_pending()
         if self._thinking and not text.strip():
             page = _thinking_window("".join(self._thinking))
         else:
-            body = "".join(page for _, page in self._pending) + self._answer.tail(text)
-            page = _with_cursor(body)
+            page = _with_cursor(self._answer.tail(text))
         page = self._part(page, style=False)
         if not self._afford(MESSAGE_OVERHEAD + len(page)):
             return 0
@@ -173,7 +173,6 @@ class BlockRenderer:
             _update(self._live, bundle)
             self._count(len(page))
         self._spent += len(page) + MESSAGE_OVERHEAD
-        self._live_size = len(page)
 
     def _publish_pending(self) -> None:
         source = "".join(source for source, _ in self._pending)
@@ -242,7 +241,7 @@ class BlockRenderer:
             _update(self._live, {})  # an empty output: nothing to show, no height
             self._count(0)
             self._spent += MESSAGE_OVERHEAD
-            self._live, self._live_size = None, 0
+            self._live = None
 
     def _clear_all(self) -> None:
         self._clear_live()
@@ -270,9 +269,6 @@ class BlockRenderer:
         style = 0 if self._styled else len(stylesheet())
         floor = self._kept_bytes + style + FOOTER_BYTES + int(GROWTH * unsent)
         return self._spent + cost <= REPAINT_SHARE * floor
-
-    def _pending_size(self) -> int:
-        return sum(len(page) for _, page in self._pending)
 
     def _joined(self) -> str:
         if len(self._text) > 1:
