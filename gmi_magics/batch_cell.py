@@ -17,7 +17,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .cell import Host, _first
+from .cell import Host, cell_params, system_prompt
 from .chat.batch import BatchSummary, make_request, run_batch
 from .chat.batch_run import ItemError, Limits
 from .context.interpolate import (
@@ -46,18 +46,22 @@ class BatchInterrupted(GMIError):
 def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     """Run one batch cell; results stored in ``-o``; returns the summary as a Reply."""
     _check_options(args)
+    if args.image or args.context:
+        raise UsageError("--image and --context do not work with --over (a batch).")
     namespace = host.shell.user_ns
     source, rows = resolve_over(args.over, namespace)
     settings = host.settings()
     key = find_api_key(settings.api_key_env)
     prompts = render_prompts(text, source, rows, namespace, key)
+    model = settings.model_id(args.model)  # aliases resolve here too
+    system = system_prompt(args, settings)
     request = make_request(
-        args.model or settings.model,
-        args.system if args.system is not None else (settings.system_prompt or None),
+        model,
+        system if system is not None else (settings.system_prompt or None),
         "json" if args.format == "json" else "text",
         None,
         False if args.no_stream else settings.stream,
-        _params(args, settings),
+        cell_params(args, settings, model),
     )
     limits = Limits(args.max_active, args.rpm, args.tpm, args.on_error)
     if not args.dry_run:
@@ -80,6 +84,7 @@ def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     if not isinstance(outcome, tuple):
         return Reply(text=outcome.line())
     results, summary = outcome
+    host.session.add_batch_spend(model, summary.tokens_in, summary.tokens_out, summary.done)
     aligned = _aligned(results, source)
     _store(host, args, aligned)
     if args.into_columns is not None:
@@ -112,13 +117,6 @@ def _check_options(args: Any) -> None:
             raise UsageError(f"--{name} must be a positive number per minute.")
     if args.into_columns is not None and args.format != "json":
         raise UsageError("--into-columns needs -f json (the JSON keys become the columns).")
-
-
-def _params(args: Any, settings: Any) -> dict[str, Any]:
-    return {
-        "temperature": _first(args.temperature, settings.temperature),
-        "max_tokens": _first(args.max_tokens, settings.max_tokens),
-    }
 
 
 # -- --over and the template ------------------------------------------------------

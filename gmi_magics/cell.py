@@ -74,12 +74,6 @@ class Host(Protocol):
 
 def run_cell(host: Host, args: Any, text: str) -> Reply:
     """One ``%%gmi`` cell (or ``%gmi`` line) from parsed options to stored output."""
-    if getattr(args, "over", None):  # a batch: one request per element, outside the chat
-        if args.image or args.context:
-            raise UsageError("--image and --context do not work with --over (a batch).")
-        from .batch_cell import run_batch_cell
-
-        return run_batch_cell(host, args, text)
     namespace = host.shell.user_ns
     settings = host.settings()
     if not args.no_interpolate:

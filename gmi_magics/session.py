@@ -14,7 +14,7 @@ from .chat.conversation import Conversation, ReplyInterrupted
 from .chat.live import LiveReply
 from .chat.notes import reply_notes
 from .chat.options import RequestOptions
-from .chat.turns import estimate_cost, with_cost
+from .chat.turns import Spend, estimate_cost, with_cost
 from .errors import BudgetExceededError, GMIError, StoppedError
 from .settings import DEFAULT_CHAT, SETTING_NAMES, Settings, find_api_key, key_source, mask_key
 from .types import Renderer, Reply
@@ -30,6 +30,7 @@ class Session:
         self._client_signature: tuple[Any, ...] = ()
         self.threads: dict[str, Conversation] = {}
         self.thread_tools: dict[str, list[str]] = {}  # default tool names per thread
+        self.batch_spend = Spend()  # tokens of %%gmi --over batches (outside every thread)
 
     def client(self, settings: Settings) -> GMIClient:
         """The shared client for these settings (one keep-alive pool per kernel)."""
@@ -106,8 +107,18 @@ class Session:
             conversation.system = options.system
 
     def spent_tokens(self) -> int:
-        """Tokens (in + out) used by every thread of this kernel."""
-        return sum(t.spend.prompt_tokens + t.spend.completion_tokens for t in self.threads.values())
+        """Tokens (in + out) used by every thread of this kernel, batches included."""
+        spends = [t.spend for t in self.threads.values()] + [self.batch_spend]
+        return sum(s.prompt_tokens + s.completion_tokens for s in spends)
+
+    def add_batch_spend(self, model: str, tokens_in: int, tokens_out: int, requests: int) -> None:
+        """Count a ``--over`` batch's tokens (shown as the ``batch`` row of ``%gmi usage``)."""
+        spend = self.batch_spend
+        spend.requests += requests
+        spend.prompt_tokens += tokens_in
+        spend.completion_tokens += tokens_out
+        old_in, old_out = spend.by_model.get(model, (0, 0))
+        spend.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
 
     def check_budget(self, settings: Settings) -> None:
         """Refuse a new request once ``token_budget`` is spent."""
@@ -121,8 +132,10 @@ class Session:
     def usage_rows(self, settings: Settings) -> list[tuple[str, int, int, int, float | None]]:
         """(thread, requests, tokens in, tokens out, cost or None) per thread, then total."""
         rows = []
-        for name, thread in self.threads.items():
-            spend = thread.spend
+        spends = {name: thread.spend for name, thread in self.threads.items()}
+        if self.batch_spend.requests:
+            spends["(batch)"] = self.batch_spend
+        for name, spend in spends.items():
             costs_by_model = [
                 estimate_cost(settings.prices, model, tokens_in, tokens_out)
                 for model, (tokens_in, tokens_out) in spend.by_model.items()

@@ -145,3 +145,19 @@ def test_checkpoint_option(shell, rules, tmp_path):
     assert shell.run(f"%%gmi --over items -o out --checkpoint {path}\n{{item}}").success
     assert sorted(rules.prompts) == ["a", "b"]
     assert len(path.read_text().splitlines()) == 2
+
+
+def test_batch_resolves_aliases_params_personas_and_counts_spend(shell, server):
+    from gmi_magics.chat.personas import BUILT_IN_PERSONAS
+
+    shell.run("%gmi alias fast Qwen/Qwen3-32B")
+    shell.ns["items"] = ["a", "b"]
+    result = shell.run("%%gmi --over items -o out -m fast -p seed=5 --persona tutor\nSay {item}")
+    assert result.success, result.error
+    bodies = [r.json for r in server.chat_requests]
+    assert {b["model"] for b in bodies} == {"Qwen/Qwen3-32B"}
+    assert {b["seed"] for b in bodies} == {5}
+    assert {b["messages"][0]["content"] for b in bodies} == {BUILT_IN_PERSONAS["tutor"]}
+    usage = shell.run("%gmi usage").stdout
+    assert "(batch)" in usage
+    assert shell.magics.session.spent_tokens() > 0
