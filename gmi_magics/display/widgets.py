@@ -152,8 +152,11 @@ class ChatPanel:
         self.status = widgets.HTML()
         self.send_button.on_click(lambda _: self.send())
         self.stop_button.on_click(lambda _: self.stop())
-        content = widgets.VBox([self.transcript, self.live], layout=widgets.Layout(flex="0 0 auto"))
+        content = widgets.VBox(
+            [self.transcript, self.live], layout=widgets.Layout(flex="0 0 auto", width="100%")
+        )
         self.log = widgets.Box([content], layout=widgets.Layout(**_SCROLL))
+        self.log.add_class("gmi-panel-log")
         self.params = widgets.Text(
             placeholder="parameters: top_p=0.9 seed=7 chat_template_kwargs.thinking=true",
             layout=widgets.Layout(width="100%"),
