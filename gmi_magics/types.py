@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, TypedDict
 
@@ -161,6 +161,14 @@ class ToolBlock:
     output: str
     seconds: float = 0.0
     error: str | None = None
+
+
+class ResponseInfo(NamedTuple):
+    """What a client hook sees of one HTTP response (see ``GMIClient.add_hooks``)."""
+
+    status: int
+    headers: Mapping[str, str]
+    abort: Callable[[], None]  # shut the connection from any thread: a blocked read ends
 
 
 class Renderer(Protocol):

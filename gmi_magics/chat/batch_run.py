@@ -10,8 +10,6 @@ shuts the sockets of replies in flight and returns what finished.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,10 +17,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
-
 from ..errors import GMIError, clip, printable
-from ..types import Message, Reply
+from ..types import Message, Reply, ResponseInfo
 from ..wire.client import GMIClient
 from ..wire.deltas import ReplyBuilder
 from ..wire.retries import MAX_RETRY_AFTER, describe_wait, parse_retry_after
@@ -116,7 +112,7 @@ class Run:
         self.pause = SharedPause()
         self.rpm = Pacer(limits.rpm) if limits.rpm else None
         self.tpm = Pacer(limits.tpm) if limits.tpm else None
-        self._responses: dict[int, httpx.Response] = {}
+        self._responses: dict[int, ResponseInfo] = {}
         self.fatal: BaseException | None = None
         install_hooks(client)
 
@@ -202,11 +198,7 @@ class Run:
         """Stop sending and cut the replies in flight (their sockets are shut)."""
         self.stop.set()
         for response in list(self._responses.values()):
-            stream = response.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            response.abort()
 
     # -- worker threads -------------------------------------------------------
 
@@ -265,7 +257,7 @@ class Run:
         return builder.build(latency=time.monotonic() - started)
 
     def before_send(self) -> None:
-        """httpx request hook: retries wait for the shared pause and the rpm limit."""
+        """Client request hook: retries wait for the shared pause and the rpm limit."""
         if self.stop.is_set():
             raise Stopped
         if _local.first:
@@ -275,10 +267,10 @@ class Run:
         if self.rpm is not None:
             self.rpm.acquire(1, self.stop)
 
-    def after_response(self, response: httpx.Response) -> None:
-        """httpx response hook: remember the open reply; a 429 pauses every worker."""
+    def after_response(self, response: ResponseInfo) -> None:
+        """Client response hook: remember the open reply; a 429 pauses every worker."""
         self._responses[threading.get_ident()] = response
-        if response.status_code == 429:
+        if response.status == 429:
             asked = parse_retry_after(response.headers)
             if asked is not None and asked > MAX_RETRY_AFTER:
                 wait_for = describe_wait(response.headers)
@@ -302,22 +294,18 @@ def _numbered(error: BaseException, job: Job) -> BaseException:
     return error
 
 
-def _on_request(_request: httpx.Request) -> None:
+def _on_request() -> None:
     run = getattr(_local, "run", None)
     if run is not None:
         run.before_send()
 
 
-def _on_response(response: httpx.Response) -> None:
+def _on_response(response: ResponseInfo) -> None:
     run = getattr(_local, "run", None)
     if run is not None:
         run.after_response(response)
 
 
 def install_hooks(client: GMIClient) -> None:
-    """Add the batch hooks to the client's httpx pool once; other threads are untouched."""
-    hooks = client._http.event_hooks  # the shared keep-alive pool of this client
-    if _on_request not in hooks["request"]:
-        hooks["request"].append(_on_request)
-    if _on_response not in hooks["response"]:
-        hooks["response"].append(_on_response)
+    """Add the batch hooks to the client once; threads not in a batch are untouched."""
+    client.add_hooks(_on_request, _on_response)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -36,7 +38,7 @@ from ..settings import (
     is_gmi_cloud,
     mask_key,
 )
-from ..types import Delta, Message
+from ..types import Delta, Message, ResponseInfo
 from .cache import CacheMode, ReplayTransport
 from .deltas import parse_chunk
 from .limits import WIRE_FACTOR, ReplyMeter, read_capped, too_large
@@ -90,11 +92,27 @@ class GMIClient:
         self._in_flight = 0  # requests whose response is still open
         self._in_flight_lock = threading.Lock()
         self._closing = False
+        self._hooked: set[Callable[[], None]] = set()
         self._http = httpx.Client(
             transport=transport,
             headers={"User-Agent": f"gmi_magics/{__version__}"},
             follow_redirects=False,
         )
+
+    def add_hooks(
+        self,
+        before_send: Callable[[], None],
+        after_response: Callable[[ResponseInfo], None],
+    ) -> None:
+        """Call ``before_send`` before every request attempt (retries included) and
+        ``after_response`` with each response's status, headers and a ``close``
+        (from any thread).  Added once per pair; they run on the sending thread."""
+        hooks = self._http.event_hooks
+        on_response = _response_hook(after_response)
+        if before_send not in self._hooked:
+            self._hooked.add(before_send)
+            hooks["request"].append(lambda _request: before_send())
+            hooks["response"].append(on_response)
 
     def __repr__(self) -> str:
         return f"GMIClient(base_url={self.base_url!r}, api_key={mask_key(self._api_key)!r})"
@@ -447,3 +465,23 @@ def _redirect_target(response: httpx.Response) -> str:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text[:200]
+
+
+def _response_hook(
+    after_response: Callable[[ResponseInfo], None],
+) -> Callable[[httpx.Response], None]:
+    def hook(response: httpx.Response) -> None:
+        after_response(
+            ResponseInfo(response.status_code, response.headers, lambda: _abort(response))
+        )
+
+    return hook
+
+
+def _abort(response: httpx.Response) -> None:
+    """Shut the response's socket, so a read blocked in another thread ends now."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
