@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pandas as pd
@@ -128,7 +129,16 @@ def test_bad_batch_cells_are_one_line(shell, rules, cell, message):
 def test_interrupt_keeps_finished_results_in_out(shell, rules):
     rules.rule = lambda p: hang(20) if p.startswith("slow") else None
     shell.ns["items"] = ["a", "b", "slow1", "slow2"]
-    threading.Timer(0.6, _thread.interrupt_main).start()
+    def interrupt_when_both_slow_ones_arrived() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if sum(p.startswith("slow") for p in list(rules.prompts)) == 2:
+                time.sleep(0.2)  # the fast ones are done by now
+                break
+            time.sleep(0.02)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_when_both_slow_ones_arrived, daemon=True).start()
     result = shell.run("%%gmi --over items -o out\n{item}")
     assert not result.success
     assert "Interrupted: 2 of 4 items done, kept in out" in str(result.error)
