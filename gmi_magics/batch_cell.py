@@ -20,12 +20,8 @@ from IPython.core.error import UsageError
 from .cell import Host, cell_params, system_prompt
 from .chat.batch import BatchSummary, make_request, run_batch
 from .chat.batch_run import ItemError, Limits
-from .context.interpolate import (
-    InterpolationError,
-    evaluate,
-    find_references,
-    interpolate_with_notes,
-)
+from .context.interpolate import find_references, interpolate_with_notes
+from .context.references import InterpolationError, evaluate
 from .errors import GMIError
 from .settings import find_api_key
 from .types import Reply

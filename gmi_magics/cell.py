@@ -23,12 +23,7 @@ from .chat.params import (
 )
 from .chat.personas import persona_prompt
 from .context.explain import exception_report
-from .context.interpolate import (
-    InterpolationError,
-    SecretValueError,
-    evaluate,
-    interpolate_with_notes,
-)
+from .context.interpolate import interpolate_with_notes
 from .context.notebook import (
     NotebookContext,
     context_block,
@@ -36,6 +31,8 @@ from .context.notebook import (
     raising_cell,
     recent_cells,
 )
+from .context.references import InterpolationError, evaluate
+from .context.secret_check import SecretValueError
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
 from .jsonsafe import loads_bounded

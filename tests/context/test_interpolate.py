@@ -8,12 +8,8 @@ import pandas as pd
 import pytest
 from helpers import heavy_modules_after
 
-from gmi_magics.context.interpolate import (
-    InterpolationError,
-    evaluate,
-    find_references,
-    interpolate,
-)
+from gmi_magics.context.interpolate import find_references, interpolate
+from gmi_magics.context.references import InterpolationError, evaluate
 
 
 class Touchy:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gmi_magics.context.interpolate import code_spans, interpolate
+from gmi_magics.context.interpolate import interpolate
+from gmi_magics.context.markdown_code import code_spans
 
 NS: dict[str, object] = {"name": "Ada", "n": 3, "x": [1, 2], "d": {"k": 1}}
 

@@ -9,12 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmi_magics.context.interpolate import (
-    InterpolationError,
-    interpolate,
-    interpolate_with_notes,
-)
+from gmi_magics.context.interpolate import interpolate, interpolate_with_notes
 from gmi_magics.context.preview import holds_text
+from gmi_magics.context.references import InterpolationError
 
 KEY = "gmi-SECRETKEY-0123456789abcdef0123456789"
 
