@@ -1,8 +1,8 @@
 """Benchmark 3: the cost of showing long replies while they stream.
 
-* direct: N realistic ~4-character deltas fed to ``HtmlRenderer`` / ``TextRenderer``
-  as fast as Python can, with the real clock, then ``finish(reply)``;
-* paced: the same ``HtmlRenderer`` under a simulated token rate (a clock that is the
+* direct: N realistic ~4-character deltas fed to ``BlockRenderer`` (a cell's html
+  display) / ``TextRenderer`` as fast as Python can, with the real clock, then ``finish(reply)``;
+* paced: the same ``BlockRenderer`` under a simulated token rate (a clock that is the
   real clock plus the simulated gaps between tokens), so the throttle sees a real
   stream's timing while the benchmark does not sleep;
 * end to end: ``%%gmi`` through the shell against the stand-in server process, next
@@ -73,7 +73,7 @@ class Feed:
 
 
 def _one_feed(kind: str, pieces: list[str], reply: Any, rate: float | None) -> Feed:
-    from gmi_magics.display.render import HtmlRenderer, TextRenderer
+    from gmi_magics.display.render import BlockRenderer, TextRenderer
 
     publisher = shell().display_pub
     publisher.reset()
@@ -81,7 +81,7 @@ def _one_feed(kind: str, pieces: list[str], reply: Any, rate: float | None) -> F
     if kind == "text":
         renderer: Any = TextRenderer(stream=NullWriter())
     else:
-        renderer = HtmlRenderer(clock=clock) if clock else HtmlRenderer()
+        renderer = BlockRenderer(clock=clock) if clock else BlockRenderer()
     tick = clock.advance if clock else (lambda: None)
     sample = timed(lambda: _feed(renderer, pieces, reply, tick))
     stream = clock.elapsed() if clock else sample.wall
@@ -190,7 +190,7 @@ def _ratio_row(label: str, small: dict, big: dict, target: bool = True) -> Row:
 
 def direct_rows(results: dict[tuple[str, int], dict], small: int, big: int) -> list[Row]:
     rows = []
-    for kind, name in (("html", "HtmlRenderer"), ("text", "TextRenderer")):
+    for kind, name in (("html", "BlockRenderer"), ("text", "TextRenderer")):
         for tokens in (small, big):
             r = results[(kind, tokens)]
             rows.append(
@@ -217,7 +217,7 @@ def paced_rows(results: dict[tuple[int, float], dict]) -> list[Row]:
     for (tokens, rate), r in sorted(results.items()):
         rows.append(
             Row(
-                f"stream: HtmlRenderer paced at {rate:,.0f} tok/s, {tokens:,} deltas "
+                f"stream: BlockRenderer paced at {rate:,.0f} tok/s, {tokens:,} deltas "
                 f"(simulated {r['stream']:.0f} s; median of {r['runs']})",
                 "—",
                 _describe(r, per_stream=True),
@@ -234,7 +234,7 @@ def paced_rows(results: dict[tuple[int, float], dict]) -> list[Row]:
         ratio = big["cpu"] / small["cpu"]
         rows.append(
             Row(
-                f"stream: HtmlRenderer paced at {rate:,.0f} tok/s, "
+                f"stream: BlockRenderer paced at {rate:,.0f} tok/s, "
                 f"CPU({sizes[-1] // 1000}k) / CPU({sizes[0] // 1000}k)",
                 f"{sizes[-1] / sizes[0]:.0f}× the tokens",
                 f"CPU {ms(small['cpu'], 0)} → {ms(big['cpu'], 0)}",
