@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,17 +15,11 @@ from ..errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    ConfigurationError,
     GMIError,
-    MissingKeyError,
     StreamError,
-    clip,
-    printable,
     status_error,
 )
-from ..jsonsafe import JSONLimitError, loads_bounded
 from ..settings import (
-    DEFAULT_BASE_URL,
     DEFAULT_CACHE_DIR,
     DEFAULT_KEY_ENV,
     DEFAULT_MAX_REPLY_BYTES,
@@ -39,20 +31,25 @@ from ..settings import (
     mask_key,
 )
 from ..types import Delta, Message, ResponseInfo
+from .bad_responses import not_an_api_reply, read_error_body, transport_reason
 from .cache import CacheMode, ReplayTransport
 from .deltas import parse_chunk
-from .limits import WIRE_FACTOR, ReplyMeter, read_capped, too_large
+from .endpoint import chat_body, checked_base_url, missing_key_error
+from .hooks import response_hook
+from .limits import WIRE_FACTOR, too_large
 from .redaction import (
     ChunkScrubber,
     ScrubbingTransport,
     install_log_filter,
     remove_log_secret,
 )
+from .response_body import read_json, read_stream
 from .retries import describe_wait, retry_after_too_long, retry_delay, should_retry
-from .sse import EventTooLarge, SSEDecoder
+from .sse import EventTooLarge
+
+__all__ = ["GMIClient"]
 
 T = TypeVar("T")
-MAX_ERROR_BODY = 64 * 1024
 
 
 class GMIClient:
@@ -108,7 +105,7 @@ class GMIClient:
         ``after_response`` with each response's status, headers and a ``close``
         (from any thread).  Added once per pair; they run on the sending thread."""
         hooks = self._http.event_hooks
-        on_response = _response_hook(after_response)
+        on_response = response_hook(after_response)
         if before_send not in self._hooked:
             self._hooked.add(before_send)
             hooks["request"].append(lambda _request: before_send())
@@ -234,11 +231,12 @@ class GMIClient:
         except httpx.TimeoutException:
             return APITimeoutError(f"No answer from {self._host()} in time."), {}
         except httpx.TransportError as exc:
-            return APIConnectionError(f"Could not reach {self._host()}: {_reason(exc)}."), {}
+            reason = transport_reason(exc)
+            return APIConnectionError(f"Could not reach {self._host()}: {reason}."), {}
         if response.status_code < 400:
-            unexpected = self._not_an_api_reply(response)
+            unexpected = not_an_api_reply(response, self._host())
             return unexpected or response, response.headers
-        text = _read_error_body(response, deadline)
+        text = read_error_body(response, deadline)
         error = status_error(
             response.status_code,
             text,
@@ -249,21 +247,6 @@ class GMIClient:
             key_env=self.key_env,
         )
         return error, response.headers
-
-    def _not_an_api_reply(self, response: httpx.Response) -> GMIError | None:
-        """A redirect or an HTML page (a login or captive portal) said as such, or ``None``."""
-        code = response.status_code
-        html = "text/html" in response.headers.get("content-type", "").lower()
-        if code < 300 and not html:
-            return None
-        response.close()
-        hint = "Is the base URL right? Check GMIMagics.base_url / $GMI_BASE_URL (it ends in /v1)."
-        if code >= 300:
-            where = _redirect_target(response)
-            message = f"The server answered {code} redirect to {where}, not an API reply."
-            return APIStatusError(message, status_code=code, hint=hint)
-        message = f"Got an HTML page from {self._host()}, not an API reply (JSON)."
-        return StreamError(message, hint=hint + " A proxy or network login page may be in the way.")
 
     def _may_retry(self, error: GMIError, headers: Mapping[str, str], retries: int) -> bool:
         if retries >= self.max_retries:
@@ -282,15 +265,7 @@ class GMIClient:
     def _check_key(self) -> None:
         """Fail before sending when a request would reach GMI Cloud without a key."""
         if not self._api_key and is_gmi_cloud(self.base_url):
-            name = self.key_env
-            raise MissingKeyError(
-                f"No API key: set the {name} environment variable.",
-                hint=(
-                    f"Set it before starting Jupyter (export {name}=...), or in a cell "
-                    "without pasting it: import os, getpass; "
-                    f"os.environ['{name}'] = getpass.getpass()"
-                ),
-            )
+            raise missing_key_error(self.key_env)
 
     def _timeout(self, deadline: float) -> httpx.Timeout:
         remaining = max(deadline - time.monotonic(), 0.001)
@@ -305,7 +280,14 @@ class GMIClient:
     def _iter_deltas(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
         if "json" in response.headers.get("content-type", ""):
             return self._guarded(self._whole_reply(response, deadline), response)
-        return self._guarded(self._decode_stream(response, deadline), response)
+        stream = read_stream(
+            response,
+            deadline=deadline,
+            timeout=self.timeout,
+            max_bytes=self.max_reply_bytes,
+            secret=self._api_key,
+        )
+        return self._guarded(stream, response)
 
     def _guarded(self, items: Iterator[T], response: httpx.Response) -> Iterator[T]:
         """Map transport failures to one clear error; always close the response.
@@ -319,7 +301,7 @@ class GMIClient:
         except httpx.TimeoutException:
             error = APITimeoutError(f"{self._host()} stopped sending mid-reply.")
         except httpx.TransportError as exc:
-            error = StreamError(f"The connection dropped mid-reply ({_reason(exc)}).")
+            error = StreamError(f"The connection dropped mid-reply ({transport_reason(exc)}).")
         except EventTooLarge:  # from a transport that decodes events (the cache's scrubber)
             error = too_large(self.max_reply_bytes, what="One event of the reply stream")
         except GMIError as exc:
@@ -335,153 +317,6 @@ class GMIClient:
             yield parse_chunk(ChunkScrubber(self._api_key).scrub(body, final=True))
 
     def _whole_body(self, response: httpx.Response, deadline: float) -> Iterator[Any]:
-        yield self._read_json(response, deadline)
-
-    def _decode_stream(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
-        decoder = SSEDecoder(max_size=self.max_reply_bytes)
-        meter = ReplyMeter(self.max_reply_bytes)
-        finished = received = False
-        scrubber = ChunkScrubber(self._api_key)
-        for raw in response.iter_bytes():  # decoded (decompressed) bytes
-            if time.monotonic() > deadline:
-                raise APITimeoutError(
-                    f"No complete reply within {self.timeout:g} s (the deadline)."
-                )
-            meter.add_wire(len(raw))
-            for event in _events(decoder, raw):
-                if event.data.startswith("[DONE]"):
-                    if not received:
-                        raise StreamError("The server ended the reply without sending anything.")
-                    yield from _tail(scrubber)
-                    return
-                received = True
-                delta = parse_chunk(scrubber.scrub(_loads_chunk(event.data, self._api_key)))
-                meter.add_delta(delta)
-                finished = finished or delta.finish_reason is not None
-                yield delta
-        if not finished:
-            raise StreamError("The reply stream ended before the reply was complete.")
-        yield from _tail(scrubber)
-
-    def _read_json(self, response: httpx.Response, deadline: float) -> Any:
-        try:
-            body = read_capped(
-                response.iter_bytes(),  # decoded: a gzip bomb is stopped at the cap
-                limit=self.max_reply_bytes,
-                deadline=deadline,
-                timeout=self.timeout,
-            )
-        finally:
-            response.close()
-        reason = ""
-        try:
-            return loads_bounded(body)
-        except JSONLimitError as error:
-            reason = f" ({error})"
-        except ValueError:
-            pass  # raised below, so the error holds no context with the raw reply
-        raise StreamError(f"The server sent a reply that is not valid JSON{reason}.")
-
-
-def checked_base_url(value: str) -> str:
-    """A usable http(s) base URL (trailing slash removed), or a ConfigurationError."""
-    text = (value or DEFAULT_BASE_URL).strip().rstrip("/")
-    try:
-        url: httpx.URL | None = httpx.URL(text)
-    except (httpx.InvalidURL, ValueError, TypeError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(
-            f"The base URL {text!r} is not a valid http(s) URL.",
-            hint="Fix GMIMagics.base_url or $GMI_BASE_URL, e.g. https://api.gmi-serving.com/v1",
+        yield read_json(
+            response, deadline=deadline, timeout=self.timeout, max_bytes=self.max_reply_bytes
         )
-    return text
-
-
-def chat_body(
-    messages: Sequence[Message], *, model: str, stream: bool, **params: Any
-) -> dict[str, Any]:
-    """The JSON body of a chat request; ``None`` params are left out, 0 is kept."""
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": list(messages),
-        "stream": stream,
-    }
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    body.update({k: v for k, v in params.items() if v is not None})
-    return body
-
-
-def _events(decoder: SSEDecoder, raw: bytes) -> list[Any]:
-    try:
-        return decoder.feed(raw)
-    except EventTooLarge as error:
-        too_big = error.max_size
-    raise too_large(too_big, what="One event of the reply stream")
-
-
-def _tail(scrubber: ChunkScrubber) -> Iterator[Delta]:
-    """The text held back at the end of a stream (a possible partial key), as a delta."""
-    tail = scrubber.tail()
-    if tail is not None:
-        yield parse_chunk(tail)
-
-
-def _loads_chunk(data: str, secret: str | None) -> Any:
-    try:
-        return loads_bounded(data)
-    except ValueError:
-        pass  # raised below, so the error holds no context (whose ``doc`` is the data)
-    preview = clip(printable(data), 60, secret)
-    raise StreamError(f"The reply stream carried malformed data: {preview!r}")
-
-
-def _read_error_body(response: httpx.Response, deadline: float) -> str:
-    """At most ``MAX_ERROR_BODY`` decoded bytes, read before ``deadline``; "" if none."""
-    raw = bytearray()
-    try:
-        for chunk in response.iter_bytes():  # decoded: a gzip bomb stops at the cap
-            raw += chunk[: MAX_ERROR_BODY - len(raw)]
-            if len(raw) >= MAX_ERROR_BODY or time.monotonic() > deadline:
-                break  # the status is the error; a trickled or huge body is clipped
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-    return raw.decode("utf-8", errors="replace")
-
-
-def _redirect_target(response: httpx.Response) -> str:
-    """Where a redirect points: its host (and path, shortened), never a query string."""
-    location = response.headers.get("location", "")
-    try:
-        url = response.url.join(location)
-    except (httpx.InvalidURL, ValueError, TypeError):
-        return "an unusable address"
-    return clip(printable(f"{url.host}{url.path}"), 80) if location else "nowhere"
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text[:200]
-
-
-def _response_hook(
-    after_response: Callable[[ResponseInfo], None],
-) -> Callable[[httpx.Response], None]:
-    def hook(response: httpx.Response) -> None:
-        after_response(
-            ResponseInfo(response.status_code, response.headers, lambda: _abort(response))
-        )
-
-    return hook
-
-
-def _abort(response: httpx.Response) -> None:
-    """Shut the response's socket, so a read blocked in another thread ends now."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
