@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 
 from gmi_magics.context.latex import after_latex
 from gmi_magics.context.markdown_code import CodeMap
-from gmi_magics.context.preview import holds_text, render_preview
+from gmi_magics.context.preview import render_preview
 from gmi_magics.context.references import REFERENCE_PATTERN, InterpolationError, evaluate, root
 from gmi_magics.context.secret_check import SecretValueError, checked_secrets, shows_secret
 from gmi_magics.context.unfilled_hints import unfilled_notes
+from gmi_magics.context.value_scan import holds_text
 
 __all__ = ["Interpolated", "find_references", "interpolate", "interpolate_with_notes"]
 

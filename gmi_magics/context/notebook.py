@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from .clipping import clip
 from .explain import MAX_CELL_CHARS, trimmed_traceback, user_frames
-from .preview import clip, render_preview
+from .preview import render_preview
 
 MAX_CONTEXT_CELLS = 50
 MAX_OUTPUT_CHARS = 1_500

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-from ..context.preview import describe_exception, preview
+from ..context.clipping import describe_exception
+from ..context.preview import preview
 from ..jsonsafe import loads_bounded
 from ..types import Message, ToolCall
 from .schema import coerce_arguments, function_schema, validate_arguments

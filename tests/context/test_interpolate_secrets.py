@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from gmi_magics.context.interpolate import interpolate, interpolate_with_notes
-from gmi_magics.context.preview import holds_text
 from gmi_magics.context.references import InterpolationError
+from gmi_magics.context.value_scan import holds_text
 
 KEY = "gmi-SECRETKEY-0123456789abcdef0123456789"
 

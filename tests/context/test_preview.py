@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from helpers import heavy_modules_after
 
-from gmi_magics.context.preview import MIN_CHARS, clip, preview
+from gmi_magics.context.clipping import clip
+from gmi_magics.context.preview import MIN_CHARS, preview
 
 
 class BadRepr:
