@@ -17,7 +17,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .cell import Host, cell_params, system_prompt
+from .cell_host import Host
+from .cell_options import cell_params, system_prompt
 from .chat.batch import BatchSummary, make_request, run_batch
 from .chat.batch_run import ItemError, Limits
 from .context.interpolate import find_references, interpolate_with_notes

@@ -10,7 +10,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .cell import Host
+from .cell_host import Host
 from .subcommands_asking import explain_last_error, retry_last_turn, show_chat_panel
 from .subcommands_files import FILE_SUFFIXES, export_to_file, load_from_file, save_to_file
 from .subcommands_models import add_or_list_aliases, set_or_show_persona, show_models, show_personas

@@ -7,7 +7,10 @@ import uuid
 
 from IPython.core.error import UsageError
 
-from .cell import Host, ask, last_error, last_error_report, own_error_explanation, request_options
+from .cell import ask
+from .cell_host import Host
+from .cell_last_error import last_error, last_error_report, own_error_explanation
+from .cell_options import request_options
 from .chat.content import split_sent
 from .chat.options import RequestOptions
 from .subcommands_threads import chat_name, thread_of

@@ -6,7 +6,7 @@ import argparse
 
 from IPython.core.error import UsageError
 
-from .cell import Host
+from .cell_host import Host
 from .chat.persist import export_path, load_threads, save_threads
 from .settings import find_api_key
 

@@ -7,7 +7,7 @@ import re
 
 from IPython.core.error import UsageError
 
-from .cell import Host
+from .cell_host import Host
 from .chat.content import accepts_images
 from .chat.personas import all_personas, persona_prompt
 from .errors import printable

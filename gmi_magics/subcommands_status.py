@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cell import Host, tool_registry
+from .cell_host import Host
+from .cell_tools import tool_registry
 from .subcommands_threads import chat_name
 
 __all__ = ["set_or_list_tools", "show_config", "show_usage"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from IPython.display import display
 
-from .cell import Host
+from .cell_host import Host
 from .chat.content import elide_images
 from .chat.transcript import transcript_markdown, with_image_markers
 from .display.markup import reply_html
