@@ -248,14 +248,26 @@ DANGEROUS = (
 )
 
 
+# Inside typeset math (MathJax styles its own elements), only what can run or navigate.
+DANGEROUS_IN_MATH = (
+    "a[href^='javascript:' i], a[href^='data:' i], [href^='javascript:' i], [onerror], "
+    "[onload], [onclick], [onmouseover], [onfocus], iframe, object, embed, form, img, "
+    "script:not([type^='math/tex'])"
+)
+MATH_BOXES = ".MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_CHTML, mjx-container"
+
+
 def dangerous_in(area: Locator) -> list[str]:
-    """Elements under ``area`` that could run or load something (outerHTML heads)."""
-    script = (
-        "(nodes, sel) => nodes.flatMap(n => [...n.querySelectorAll(sel)])"
-        ".filter(e => !e.closest('.MathJax, mjx-container, .MathJax_Display, .MathJax_Preview'))"
-        ".map(e => e.outerHTML.slice(0, 120))"
-    )
-    return list(area.evaluate_all(script, DANGEROUS))
+    """Elements under ``area`` that could run or load something (outerHTML heads).
+
+    MathJax 2 keeps each formula's TeX in a ``<script type="math/tex">`` (data, never run).
+    """
+    script = """(nodes, [sel, inMath, boxes]) => nodes
+        .flatMap(n => [...n.querySelectorAll(sel)])
+        .filter(e => !(e.tagName === 'SCRIPT' && /^math\\/tex/.test(e.type)))
+        .filter(e => !e.closest(boxes) || e.matches(inMath))
+        .map(e => e.outerHTML.slice(0, 120))"""
+    return list(area.evaluate_all(script, [DANGEROUS, DANGEROUS_IN_MATH, MATH_BOXES]))
 
 
 # Every URL that is not loopback, file:, data: or blob: (there is no network: fail fast).

@@ -82,6 +82,8 @@ def rich_in_panel(run: Run, panel: Panel) -> list[str]:
     run.chat.enqueue(reply(RICH, chunk_delay=0.01))
     panel.send("Show me markdown.")
     reply_area = panel.log.locator(".gmi-reply").last
+    fill = reply_area.evaluate("r => r.clientWidth / r.closest('.gmi-panel-log').clientWidth")
+    expect(fill > 0.9, f"the reply uses {fill:.0%} of the panel's width")
     expect(reply_area.locator("table td").count() == 4, "table not rendered in the panel")
     expect(reply_area.locator("h1").count() == 1, "heading not rendered in the panel")
     colours = code_colours(reply_area)
@@ -133,7 +135,7 @@ def history_then_follow(run: Run, panel: Panel) -> list[str]:
     expect(at_bottom(final) and "Live 39." in panel.text(), f"after the reply: {final}")
     return [
         f"history {state['scrollHeight']} px in a {state['clientHeight']} px box, "
-        f"{state['fromBottom']:.0f} px from the bottom (scrollTop {state['scrollTop']:.0f}, "
+        f"{abs(state['fromBottom']):.0f} px from the bottom (scrollTop {state['scrollTop']:.0f}, "
         f"column-reverse {state['reverse']}); followed the stream {lengths}"
     ]
 

@@ -49,6 +49,7 @@ _SCROLL = {"max_height": "32em", "overflow": "auto", "flex_flow": "column-revers
 _PANEL_CLASS = "gmi-panel"
 # What notebook frontends give rendered output but not widget HTML (scoped to the panel).
 _PANEL_CSS = """
+.gmi-panel-log .widget-htmlmath-content { flex: 1 1 auto; min-width: 0; }
 .gmi-panel .gmi-reply a { color: var(--jp-content-link-color, #1976d2);
   text-decoration: underline; }
 .gmi-panel .gmi-reply blockquote { margin: 0.5em 0; padding: 0.1em 0.8em;
