@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from .cell_host import Host
 from .chat.content import accepts_images
 from .chat.personas import all_personas, persona_prompt
-from .errors import printable
+from .text import printable
 
 __all__ = ["add_or_list_aliases", "set_or_show_persona", "show_models", "show_personas"]
 

@@ -12,8 +12,8 @@ from .cell_host import Host
 from .chat.content import elide_images
 from .chat.transcript import transcript_markdown, with_image_markers
 from .display.markup import reply_html
-from .errors import printable
 from .settings import DEFAULT_CHAT, find_api_key
+from .text import printable
 
 __all__ = [
     "chat_name",

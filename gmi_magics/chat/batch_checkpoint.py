@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import GMIError, redact
+from ..errors import GMIError
 from ..jsonsafe import loads_bounded
 from ..settings import DEFAULT_MAX_REPLY_BYTES
+from ..text import redact
 from ..types import Reply, Usage
 
 VERSION = 1

@@ -17,7 +17,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import GMIError, clip, printable
+from ..errors import GMIError
+from ..text import clip, printable
 from ..types import Message, Reply, ResponseInfo
 from ..wire.client import GMIClient
 from ..wire.deltas import ReplyBuilder

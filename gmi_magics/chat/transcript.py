@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..errors import printable_text
+from ..text import printable_text
 from .content import (
     decode_data_url,
     image_kind,

@@ -7,7 +7,8 @@ import time
 
 import httpx
 
-from ..errors import APIStatusError, GMIError, StreamError, clip, printable
+from ..errors import APIStatusError, GMIError, StreamError
+from ..text import clip, printable
 
 __all__ = ["MAX_ERROR_BODY", "not_an_api_reply", "read_error_body", "transport_reason"]
 

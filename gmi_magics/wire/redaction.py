@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from ..errors import MIN_EDGE_FRAGMENT, REDACTED, redact
 from ..jsonsafe import loads_bounded
 from ..settings import DEFAULT_MAX_REPLY_BYTES
+from ..text import MIN_EDGE_FRAGMENT, REDACTED, redact
 from .limits import WIRE_FACTOR
 from .sse import SSEDecoder
 

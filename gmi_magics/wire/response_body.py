@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from ..errors import APITimeoutError, StreamError, clip, printable
+from ..errors import APITimeoutError, StreamError
 from ..jsonsafe import JSONLimitError, loads_bounded
+from ..text import clip, printable
 from ..types import Delta
 from .deltas import parse_chunk
 from .limits import ReplyMeter, read_capped, too_large

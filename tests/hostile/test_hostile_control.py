@@ -18,8 +18,8 @@ from gmi_magics.display.markup import (
     tool_text,
 )
 from gmi_magics.display.render import TextRenderer
-from gmi_magics.errors import printable_text
 from gmi_magics.testing import reply
+from gmi_magics.text import printable_text
 from gmi_magics.types import Reply, ToolBlock
 
 EVERYTHING = "".join(CONTROL_SEQUENCES.values())

@@ -17,18 +17,10 @@ from conftest import TEST_KEY
 from helpers import DEFAULT_MODEL, HELLO, NO_WAIT_MS
 
 from gmi_magics import GMIClient
-from gmi_magics.errors import (
-    MAX_BODY_CHARS,
-    APIStatusError,
-    ConfigurationError,
-    GMIError,
-    StreamError,
-    clip,
-    printable,
-    redact,
-)
+from gmi_magics.errors import APIStatusError, ConfigurationError, GMIError, StreamError
 from gmi_magics.settings import mask_key
 from gmi_magics.testing import DISCONNECT, DONE, StandInServer, chunk, reply, sse, status
+from gmi_magics.text import MAX_BODY_CHARS, clip, printable, redact
 
 
 def key_run(text: str, key: str = TEST_KEY) -> int:
