@@ -1,9 +1,9 @@
-"""Scripts for the stand-in server (:mod:`gmi_magics.testing`), and the replies they become.
+"""Scripts for the stand-in server (:mod:`gmi_magics.testing`).
 
 ``reply``, ``status``, ``sse``, ``delay`` and ``hang`` build the scripts a test enqueues;
-``chunk`` builds one raw stream chunk. The rest turns a ``Reply`` into a completion or
-its stream of chunks, and picks the canned answer when nothing is enqueued. Stdlib only
-(and ``chat.content``, to read the images it is sent).
+``chunk`` builds one raw stream chunk. ``standin_encoders`` turns a ``Reply`` into a
+completion or its stream of chunks; ``standin_canned`` answers when nothing is enqueued.
+Stdlib only.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import gzip as gzip_module
 import json
 import math
 import struct
-import time
 import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .chat.content import DATA_URL, image_tokens, is_image, part_url, url_image_size
-
 __all__ = [
     "DISCONNECT", "DONE", "KEEPALIVE", "SSE", "Delay", "Endless", "Reply", "SSEItem",
-    "Script", "Status", "UsageArg", "canned_reply", "chunk", "default_script", "delay",
-    "endless", "gzip_bomb", "hang", "merge_tool_calls", "reply", "sse", "status",
+    "Script", "Status", "UsageArg", "chunk", "delay", "encode_item", "endless", "gzip_bomb", "hang",
+    "reply", "sse", "status",
 ]  # fmt: skip
 
 UsageArg = dict[str, Any] | None | Literal["auto"]
@@ -175,9 +172,7 @@ def endless(
     default item is a content chunk of 900 characters; ``endless(b"x" * 65536,
     prefix=b"data: ")`` is one line that never ends.
     """
-    return Endless(
-        _encode_item(item), _encode_item(prefix), seconds, tuple((headers or {}).items())
-    )
+    return Endless(encode_item(item), encode_item(prefix), seconds, tuple((headers or {}).items()))
 
 
 def gzip_bomb(size: int, *, fill: bytes = b" ", prefix: bytes = b"") -> bytes:
@@ -249,244 +244,8 @@ def chunk(
     return out
 
 
-# --- reply building ----------------------------------------------------------------
-
-
-def merge_tool_calls(fragments: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    """Merge streamed tool-call fragments by ``index`` into full calls."""
-    calls: dict[int, dict[str, Any]] = {}
-    for fragment in fragments:
-        _merge_into(calls.setdefault(int(fragment.get("index", 0)), {}), fragment)
-    return [{k: v for k, v in calls[i].items() if k != "index"} for i in sorted(calls)]
-
-
-def _merge_into(target: dict[str, Any], fragment: dict[str, Any]) -> None:
-    for key, value in fragment.items():
-        old = target.get(key)
-        if value is None:
-            continue
-        if isinstance(value, dict):
-            _merge_into(target.setdefault(key, {}), value)
-        elif isinstance(value, str) and isinstance(old, str) and key not in ("id", "type"):
-            target[key] = old + value
-        else:
-            target[key] = value
-
-
-def _prompt_words(body: dict[str, Any]) -> int:
-    total = 0
-    for message in body.get("messages") or []:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):  # parts: words of the text, images by their size
-            total += len(message_text(content).split())
-            total += sum(image_tokens(url_image_size(part_url(p) or "")) for p in content)
-        elif content is not None:
-            text = content if isinstance(content, str) else json.dumps(content)
-            total += len(text.split())
-    return total
-
-
-def message_text(content: Any) -> str:
-    """The text of a message's content: a string, or the text parts of a list."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return json.dumps(content)
-    texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-    return "\n\n".join(t for t in texts if isinstance(t, str))
-
-
-def seen_images(content: Any) -> str:
-    """``I see 2 images (PNG 640×480, JPEG 300×200).`` for the images in ``content``."""
-    shown = []
-    for part in content if isinstance(content, list) else ():
-        url = part_url(part) if is_image(part) else None
-        if url is None:
-            continue
-        match, size = DATA_URL.match(url), url_image_size(url)
-        kind = match.group(1).upper() if match else "unreadable"
-        shown.append(f"{kind} {size[0]}×{size[1]}" if size else kind)
-    if not shown:
-        return ""
-    noun = "image" if len(shown) == 1 else "images"
-    return f"I see {len(shown)} {noun} ({', '.join(shown)}).\n\n"
-
-
-def _usage_for(script: Reply, body: dict[str, Any]) -> dict[str, Any] | None:
-    if script.usage_mode == "none" or script.usage is None:
-        return None
-    if script.usage != "auto":
-        return script.usage
-    prompt = _prompt_words(body)
-    completion = len(script.text) + len(script.reasoning)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def _completion(script: Reply, body: dict[str, Any], model: str) -> dict[str, Any]:
-    text, reasoning = "".join(script.text), "".join(script.reasoning)
-    calls = merge_tool_calls(script.tool_calls)
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": text or (None if calls else ""),
-    }
-    if reasoning:
-        message["reasoning_content"] = reasoning
-    if calls:
-        message["tool_calls"] = calls
-    choice = {"index": 0, "message": message, "finish_reason": script.finish_reason}
-    out: dict[str, Any]
-    out = {**_envelope("chat.completion", model), "choices": [choice]}
-    usage = _usage_for(script, body)
-    if usage is not None:
-        out["usage"] = usage
-    return out
-
-
-def _envelope(kind: str, model: str) -> dict[str, Any]:
-    created = int(time.time())
-    return {
-        "id": "chatcmpl-standin",
-        "object": kind,
-        "created": created,
-        "model": model,
-    }
-
-
-def _stream_chunks(script: Reply, body: dict[str, Any], model: str) -> list[dict[str, Any]]:
-    """Every chunk of a streamed reply, in order."""
-    steps: list[tuple[dict[str, Any], str | None]] = [({"role": "assistant"}, None)]
-    steps += [({"reasoning_content": piece}, None) for piece in script.reasoning]
-    steps += [({"content": piece}, None) for piece in script.text]
-    steps += [({"tool_calls": [call]}, None) for call in script.tool_calls]
-    if script.finish_reason is not None:
-        steps.append(({}, script.finish_reason))
-    choices = [
-        [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]
-        for delta, reason in steps
-    ]
-    base = _envelope("chat.completion.chunk", model)
-    out = [{**base, "choices": c} for c in choices]
-    usage = _usage_for(script, body)
-    include = bool((body.get("stream_options") or {}).get("include_usage"))
-    if usage is not None and script.usage_mode == "last" and script.finish_reason is not None:
-        out[-1]["usage"] = usage
-    elif usage is not None and script.usage_mode == "separate" and include:
-        out.append({**base, "choices": [], "usage": usage})
-    return out
-
-
-def _reply_stream(script: Reply, body: dict[str, Any], model: str) -> SSE:
-    """A streamed reply as the raw stream that is written for it."""
-    items: list[SSEItem] = [KEEPALIVE] * script.keepalives
-    for index, data in enumerate(_stream_chunks(script, body, model)):
-        if index and script.chunk_delay:
-            items.append(Delay(script.chunk_delay))
-        items.append(data)
-    return SSE(tuple(items) + ((DONE,) if script.done else ()))
-
-
-def default_script(
-    body: dict[str, Any], models: list[str], image_models: set[str] | None = None
-) -> Script:
-    """The deterministic answer when nothing is enqueued.
-
-    With ``image_models`` set, any other model refuses image parts as GMI does (400).
-    """
-    model = body.get("model")
-    if model not in models:
-        return status(404, f"No matching target server found for model {model}")
-    if image_models is not None and model not in image_models and _has_images(body):
-        return status(400, IMAGE_REFUSAL)
-    return canned_reply(body)
-
-
-IMAGE_REFUSAL = {
-    "error": {
-        "message": "Backend request failed with status 400",
-        "type": "backend_error",
-        "code": 400,
-        "details": json.dumps(
-            {
-                "error": {
-                    "type": "invalid_request_error",
-                    "message": "Failed to deserialize the JSON body into the target type: "
-                    "messages[0]: unknown variant `image_url`, expected `text`",
-                }
-            }
-        ),
-    }
-}
-
-
-def _has_images(body: dict[str, Any]) -> bool:
-    messages = body.get("messages") or []
-    return any(
-        isinstance(m, dict) and isinstance(m.get("content"), list)
-        and any(is_image(p) for p in m["content"])
-        for m in messages
-    )  # fmt: skip
-
-
-def canned_reply(body: dict[str, Any]) -> Reply:
-    """A deterministic reply to the request, for demos.
-
-    A tool call when the request offers tools the message names (or asks about the
-    weather); the tool's result quoted after a tool message; a JSON object for
-    ``response_format: json_object``; a Python block when asked for code; otherwise
-    markdown quoting the last message, after a line naming the images it was sent
-    ("I see 1 image (PNG 640×480).").
-    """
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    last = messages[-1] if messages else {}
-    content = last.get("content")
-    text, seen = message_text(content), seen_images(content)
-    text = text.rpartition("</notebook_context>")[2].strip() or text  # the question itself
-    if last.get("role") == "tool":
-        return reply(f"**Stand-in reply** (offline demo): the tool returned\n\n> {text[:200]}\n")
-    call = _default_tool_call(body.get("tools") or [], text)
-    if call is not None:
-        return reply(tool_calls=[call], finish_reason="tool_calls")
-    if (body.get("response_format") or {}).get("type") == "json_object":
-        return reply(json.dumps({"stand_in": True, "question": text[:200], "answer": 42}))
-    if "```" in text or "code" in text.lower():
-        return reply(
-            f"{seen}**Stand-in reply** (offline demo, canned code):\n\n"
-            "```python\nprint('hello from the stand-in server')\n```\n"
-        )
-    return reply(
-        f"{seen}**Stand-in reply** (offline demo, canned reply) to: \n\n"
-        f"> {text[:200]}\n\nHere is a small table:\n\n"
-        "| n | n² |\n|---|----|\n| 1 | 1 |\n| 2 | 4 |\n"
-    )
-
-
-def _default_tool_call(tools: list[Any], text: str) -> dict[str, Any] | None:
-    functions = [t.get("function") or {} for t in tools if isinstance(t, dict)]
-    named = [f for f in functions if f.get("name") and f["name"] in text]
-    chosen = named or (functions if "weather" in text.lower() else [])
-    if not chosen:
-        return None
-    params = chosen[0].get("parameters") or {}
-    props = params.get("properties") or {}
-    args = {
-        name: "Qingdao"
-        for name in params.get("required") or []
-        if (props.get(name) or {}).get("type") == "string"
-    }
-    function = {"name": chosen[0].get("name", ""), "arguments": json.dumps(args)}
-    return {
-        "index": 0,
-        "id": "call_standin_0",
-        "type": "function",
-        "function": function,
-    }
-
-
-def _encode_item(item: SSEItem) -> bytes:
+def encode_item(item: SSEItem) -> bytes:
+    """One ``sse`` item as the bytes written for it."""
     if isinstance(item, dict):
         return b"data: " + json.dumps(item).encode() + b"\n\n"
     if item is DONE:

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .standin_canned import canned_reply, default_script
+from .standin_encoders import completion, reply_stream
+from .standin_encoders import merge_tool_calls as merge_tool_calls
 from .standin_scripts import (
     DISCONNECT,
     DONE,
@@ -32,13 +35,9 @@ from .standin_scripts import (
     Reply,
     Script,
     Status,
-    _completion,
-    _encode_item,
-    _reply_stream,
-    canned_reply,
     chunk,
-    default_script,
     delay,
+    encode_item,
     endless,
     gzip_bomb,
     hang,
@@ -48,7 +47,6 @@ from .standin_scripts import (
 )
 from .standin_scripts import SSEItem as SSEItem
 from .standin_scripts import UsageArg as UsageArg
-from .standin_scripts import merge_tool_calls as merge_tool_calls
 
 __all__ = [
     "DISCONNECT", "DONE", "KEEPALIVE", "RecordedRequest", "StandInServer",
@@ -188,9 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _play_reply(self, script: Reply, request: dict[str, Any]) -> None:
         model = script.model or str(request.get("model") or "stand-in")
         if not request.get("stream"):
-            self._send_complete(status(200, _completion(script, request, model)))
+            self._send_complete(status(200, completion(script, request, model)))
         else:
-            self._play_sse(_reply_stream(script, request, model))
+            self._play_sse(reply_stream(script, request, model))
 
     def _play_sse(self, script: SSE) -> None:
         self._start_stream(script.code, script.headers)
@@ -201,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(item, Delay):
                 self._wait(item.seconds)
             else:
-                self._write_chunk(_encode_item(item))
+                self._write_chunk(encode_item(item))
         self.wfile.write(b"0\r\n\r\n")
 
     def _start_stream(self, code: int, headers: tuple[tuple[str, str], ...]) -> None:

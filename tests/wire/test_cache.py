@@ -125,9 +125,9 @@ def test_a_broken_non_streamed_reply_is_not_recorded(server, tmp_path, script):
 
 
 def test_a_gzip_encoded_reply_is_recorded_decoded(server, tmp_path):
-    from gmi_magics.standin_scripts import _completion
+    from gmi_magics.standin_encoders import completion
 
-    body = _completion(reply("zipped"), {}, "m")
+    body = completion(reply("zipped"), {}, "m")
     with GMIClient(base_url=server.base_url, cache="auto", cache_dir=tmp_path) as client:
         server.enqueue(status(200, body, gzip=True))
         assert Conversation(client).send("q", history=False, stream=False).text == "zipped"

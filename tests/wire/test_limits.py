@@ -15,7 +15,8 @@ import pytest
 from gmi_magics import GMIClient
 from gmi_magics.errors import APITimeoutError, ServerError, StreamError
 from gmi_magics.settings import DEFAULT_MAX_REPLY_BYTES
-from gmi_magics.standin_scripts import _completion, _encode_item
+from gmi_magics.standin_encoders import completion
+from gmi_magics.standin_scripts import encode_item
 from gmi_magics.testing import (
     StandInServer,
     chunk,
@@ -113,7 +114,7 @@ def test_a_reply_just_under_the_cap_is_fine(server: StandInServer) -> None:
 
 
 def test_a_stream_trickled_byte_by_byte_meets_the_deadline(server: StandInServer) -> None:
-    raw = b"".join(_encode_item(chunk("x")) for _ in range(20))
+    raw = b"".join(encode_item(chunk("x")) for _ in range(20))
     server.enqueue(sse(*[item for byte in raw for item in (bytes([byte]), delay(0.01))]))
     started = time.monotonic()
     with client(server, timeout=1.5) as gmi, pytest.raises(APITimeoutError):
@@ -157,7 +158,7 @@ def test_a_gzip_bomb_as_an_error_body_is_clipped(server: StandInServer) -> None:
 
 
 def test_a_gzip_encoded_reply_is_read_normally(server: StandInServer) -> None:
-    body = _completion(reply("zipped"), {}, MODEL)
+    body = completion(reply("zipped"), {}, MODEL)
     server.enqueue(status(200, body, gzip=True))
     with client(server) as gmi:
         assert gmi.chat(MESSAGES, model=MODEL).content == "zipped"
