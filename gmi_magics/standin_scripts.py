@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
-    "DISCONNECT", "DONE", "KEEPALIVE", "SSE", "Delay", "Endless", "Reply", "SSEItem",
-    "Script", "Status", "UsageArg", "chunk", "delay", "encode_item", "endless", "gzip_bomb", "hang",
-    "reply", "sse", "status",
+    "DISCONNECT", "DONE", "KEEPALIVE", "SCRIPT_TYPES", "SSE", "Delay", "Endless", "Reply",
+    "SSEItem", "Script", "Status", "UsageArg", "chunk", "delay", "encode_item", "endless",
+    "gzip_bomb", "hang", "reply", "sse", "status",
 ]  # fmt: skip
 
 UsageArg = dict[str, Any] | None | Literal["auto"]
@@ -98,6 +98,8 @@ class Endless:
 
 
 Script = Reply | Status | SSE | Delay | Endless
+SCRIPT_TYPES = (Reply, Status, SSE, Delay, Endless)
+"""The classes of ``Script``, for ``isinstance``."""
 ENDLESS_CHUNK = 'data: {"choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n' % ("x" * 900)
 
 

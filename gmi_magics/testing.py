@@ -27,12 +27,8 @@ from .standin_scripts import (
     DISCONNECT,
     DONE,
     KEEPALIVE,
-    SSE,
-    Delay,
-    Endless,
-    Reply,
+    SCRIPT_TYPES,
     Script,
-    Status,
     chunk,
     delay,
     endless,
@@ -143,7 +139,7 @@ class StandInServer:
     def enqueue(self, *scripts: Script) -> None:
         """Queue responses for chat requests, consumed FIFO, one per request."""
         for script in scripts:
-            if not isinstance(script, Reply | Status | SSE | Delay | Endless):
+            if not isinstance(script, SCRIPT_TYPES):
                 raise TypeError(f"not a stand-in script: {script!r}")
         with self._lock:
             self._chat_queue.extend(scripts)
