@@ -91,6 +91,16 @@ def _unquoted(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] in "'\"" else value
 
 
+def _optional(trait: type[Int[Any, Any]] | type[Float[Any, Any]], help_text: str) -> Any:
+    """A setting that may be ``None`` (the server's, or the model's, default)."""
+    return trait(None, allow_none=True, help=help_text).tag(config=True)
+
+
+def _mapping(help_text: str) -> Any:
+    """A setting that is a dict, empty by default."""
+    return Dict({}, help=help_text).tag(config=True)
+
+
 @cache
 def _core() -> SimpleNamespace:
     """The heavy core (httpx, markdown, …), imported on first use so %load_ext stays instant."""
@@ -157,16 +167,8 @@ class GMIMagics(Magics):
         help="Name of the environment variable holding the API key (never the key).",
     ).tag(config=True)
     system_prompt = Unicode("", help="System prompt for new conversations.").tag(config=True)
-    temperature = Float(
-        None,
-        allow_none=True,
-        help="Sampling temperature; None leaves the server default.",
-    ).tag(config=True)
-    max_tokens = Int(
-        None,
-        allow_none=True,
-        help="Most tokens in one reply; None leaves the server default.",
-    ).tag(config=True)
+    temperature = _optional(Float, "Sampling temperature; None leaves the server default.")
+    max_tokens = _optional(Int, "Most tokens in one reply; None leaves the server default.")
     timeout = Float(DEFAULT_TIMEOUT, help="Overall deadline of one request, in seconds.").tag(
         config=True
     )
@@ -188,35 +190,27 @@ class GMIMagics(Magics):
         "replace",
         help="Re-running a cell replaces its earlier turn (by cell id), or appends a new one.",
     ).tag(config=True)
-    max_context_tokens = Int(
-        None,
-        allow_none=True,
-        help="Token budget of one request; oldest turns are left out to fit. None: per model.",
-    ).tag(config=True)
-    token_budget = Int(
-        None,
-        allow_none=True,
-        help="Tokens (in + out) this kernel may spend; later requests are refused. None: no cap.",
-    ).tag(config=True)
-    prices = Dict(
-        {},
-        help="Per-million-token prices (in, out) by model, e.g. {'org/model': (0.27, 0.41)}.",
-    ).tag(config=True)
-    params = Dict(
-        {},
-        help='Default request parameters by model, "*" for every model, e.g. '
+    max_context_tokens = _optional(
+        Int, "Token budget of one request; oldest turns are left out to fit. None: per model."
+    )
+    token_budget = _optional(
+        Int, "Tokens (in + out) this kernel may spend; later requests are refused. None: no cap."
+    )
+    prices = _mapping(
+        "Per-million-token prices (in, out) by model, e.g. {'org/model': (0.27, 0.41)}.",
+    )
+    params = _mapping(
+        'Default request parameters by model, "*" for every model, e.g. '
         '{"*": {"top_p": 0.9}, "Qwen/Qwen3-32B": {"seed": 7}}; a cell\'s -p wins.',
-    ).tag(config=True)
-    aliases = Dict(
-        {},
-        help="Short names for model ids, e.g. {'fast': 'Qwen/Qwen3-32B'}; -m fast then works "
+    )
+    aliases = _mapping(
+        "Short names for model ids, e.g. {'fast': 'Qwen/Qwen3-32B'}; -m fast then works "
         "everywhere a model is named (see %gmi alias).",
-    ).tag(config=True)
-    personas = Dict(
-        {},
-        help="Named system prompts, added to the built-in ones (tutor, reviewer, pandas, "
+    )
+    personas = _mapping(
+        "Named system prompts, added to the built-in ones (tutor, reviewer, pandas, "
         "newcomer); --persona NAME uses one (see %gmi persona).",
-    ).tag(config=True)
+    )
     tools = List(
         Unicode(),
         [],
