@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gmi_magics.display.blocks import EMPTY
 from gmi_magics.testing import DONE, chunk, reply, sse
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
@@ -182,7 +183,7 @@ def test_html_streams_a_few_live_updates_then_the_final_rendering(shell, server)
     result = shell.run("%%gmi\nCount")
     assert result.success, result.error
     assert result.stdout == ""
-    outputs = [o for o in result.outputs if o]  # the live tail is emptied at the end
+    outputs = [o for o in result.outputs if o and o != EMPTY]  # the live tail is emptied
     assert 3 <= len(outputs) <= 20, len(outputs)
     assert all("text/html" in o for o in outputs)
     final = outputs[-1]

@@ -40,12 +40,13 @@ from .streaming_markdown import StreamingMarkdown
 
 MESSAGE_OVERHEAD = 700  # bytes of header, parent header and signature of one iopub message
 REPAINT_SHARE = 1.5  # repaints may spend this multiple of the final output's size so far
-GROWTH = 1.8  # final bytes (HTML + plain text) per markdown character, at least
+GROWTH = 2.2  # final bytes (HTML + plain text) per markdown character, at least
 FOOTER_BYTES = 400  # footer line and provenance metadata, at least
 THINKING_WINDOW = 1_200  # characters of the thinking shown while it streams
 MIN_INTERVAL = 0.05  # at most 20 repaints a second
 MAX_BYTES_PER_SECOND = 500_000
 PART = '<div class="gmi-reply gmi-part">'
+EMPTY = {"text/html": '<div class="gmi-part"></div>'}  # an emptied output (no text/plain)
 CURSOR = '<span class="gmi-cursor">▌</span>'
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 # The parts of one reply read as one: no gaps between their outputs (JupyterLab, Notebook 7
@@ -144,11 +145,10 @@ class BlockRenderer:
         """
         text = self._joined()
         self._advance(text)
-        publish = 2 * MESSAGE_OVERHEAD if self._pending else 0
-        if not self._afford(publish + MESSAGE_OVERHEAD + len(text) - self._answer.done):
-            return 0
-        if self._pending:
+        if self._pending and self._afford(3 * MESSAGE_OVERHEAD):  # clear, publish, new tail
             self._publish_pending()
+        if not self._afford(MESSAGE_OVERHEAD + len(text) - self._answer.done):
+            return 0
         if self._thinking and not text.strip():
             page = _thinking_window("".join(self._thinking))
         else:
@@ -238,7 +238,8 @@ class BlockRenderer:
 
     def _clear_live(self) -> None:
         if self._live is not None:
-            _update(self._live, {})  # an empty output: nothing to show, no height
+            _update(self._live, EMPTY)  # nothing to show, no height (an empty {} stays on
+            # screen in nbclassic and warns in nbconvert)
             self._count(0)
             self._spent += MESSAGE_OVERHEAD
             self._live = None
@@ -246,7 +247,7 @@ class BlockRenderer:
     def _clear_all(self) -> None:
         self._clear_live()
         for handle in self._kept:
-            _update(handle, {})
+            _update(handle, EMPTY)
             self._count(0)
         self._kept, self._styled = [], False
 
