@@ -19,6 +19,7 @@ from playwright.sync_api import Locator
 
 from gmi_magics.testing import reply
 
+NO_CELL_ID = {"nbclassic"}  # frontends whose execute requests carry no cellId
 MATH_ANY = "mjx-container, .MathJax, .MathJax_CHTML, .MathJax_SVG, .MathJax_Display"
 MATH_DISPLAY = "mjx-container[display='true'], .MathJax_Display"
 
@@ -181,6 +182,7 @@ def check_interrupt(run: Run) -> str:
     took = time.monotonic() - clicked
     area = nb.area(1)
     wait_until(lambda: area.locator(".gmi-footer").count() > 0, 5, "the footer")
+    wait_until(lambda: nb.stderr(1), 5, "the error line")
     text, error = nb.text(1), nb.stderr(1)
     footer = area.locator(".gmi-footer").inner_text()
     run.shot("interrupt-after", nb.cell(1))
@@ -213,6 +215,10 @@ def check_rerun(run: Run) -> str:
     history = nb.text(2)
     run.shot("rerun-history", nb.cell(2))
     expect("Four, again." in history, "history lacks the second reply")
+    if run.frontend.name in NO_CELL_ID:  # no cell id: a re-run is a new turn (README)
+        expect(history.count("What is 2+2?") == 2, "a re-run without a cell id appends")
+        expect(roles == ["user", "assistant", "user"], f"roles {roles}")
+        return f"no cell id sent: re-run appended; roles {roles}"
     expect("Four." not in history.replace("Four, again.", ""), "history keeps the first reply")
     expect(history.count("What is 2+2?") == 1 and "2. You" not in history, "two turns")
     expect(roles == ["user"], f"the re-run sent the old turn as history: roles {roles}")

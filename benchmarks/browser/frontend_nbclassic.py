@@ -11,6 +11,6 @@ FRONTEND = Frontend(
     editor=".CodeMirror",
     area=".output_wrapper .output",
     output=".output_area .output_subarea",
-    stderr=".output_stderr",
+    stderr=".output_stderr, .output_error",  # a stream to stderr, or an error output
     interrupt="button[data-jupyter-action='jupyter-notebook:interrupt-kernel']",
 )
