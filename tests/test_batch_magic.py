@@ -129,6 +129,7 @@ def test_bad_batch_cells_are_one_line(shell, rules, cell, message):
 def test_interrupt_keeps_finished_results_in_out(shell, rules):
     rules.rule = lambda p: hang(20) if p.startswith("slow") else None
     shell.ns["items"] = ["a", "b", "slow1", "slow2"]
+
     def interrupt_when_both_slow_ones_arrived() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
