@@ -103,7 +103,7 @@ def settle(nb: Notebook, timeout: float = 120) -> int:
         if count != last:
             last, since = count, time.monotonic()
         elif time.monotonic() - since >= 3:
-            return count
+            return int(count)
         time.sleep(0.5)
     return last
 
