@@ -170,3 +170,21 @@ def run_failure(shell, server, *scripts: Any, cell: str = "%%gmi\nDoomed questio
     count = len(server.chat_requests)
     result = shell.run(cell)
     return result, before, len(server.chat_requests) - count
+
+
+XSS_TEXT = (
+    "Hello <img src=x onerror=alert(1)> there [x](javascript:alert(1)) "
+    '<script>alert(1)</script> and <a href="javascript:alert(2)">link</a> '
+    "![p](javascript:alert(3)) <svg onload=alert(4)>done"
+)
+
+
+def enqueue_xss_stream(server: Any, where: str) -> None:
+    """XSS payloads streamed three characters at a time in the answer or the thinking."""
+    from gmi_magics.testing import reply
+
+    pieces = [XSS_TEXT[i : i + 3] for i in range(0, len(XSS_TEXT), 3)]
+    if where == "content":
+        server.enqueue(reply(pieces, chunk_delay=0.005))
+    else:
+        server.enqueue(reply(["ok"], reasoning=pieces, chunk_delay=0.005))

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from helpers import XSS_TEXT, enqueue_xss_stream
 
 from gmi_magics.display.blocks import EMPTY
 from gmi_magics.testing import DONE, chunk, reply, sse
@@ -230,20 +231,9 @@ def _assert_inert(page: str) -> None:
         assert raw not in lowered, raw
 
 
-XSS_TEXT = (
-    "Hello <img src=x onerror=alert(1)> there [x](javascript:alert(1)) "
-    '<script>alert(1)</script> and <a href="javascript:alert(2)">link</a> '
-    "![p](javascript:alert(3)) <svg onload=alert(4)>done"
-)
-
-
 @pytest.mark.parametrize("where", ["content", "reasoning"])
-def test_xss_from_the_server_is_never_shown_unsanitized(shell, server, where):
-    pieces = [XSS_TEXT[i : i + 3] for i in range(0, len(XSS_TEXT), 3)]
-    if where == "content":
-        server.enqueue(reply(pieces, chunk_delay=0.005))
-    else:
-        server.enqueue(reply(["ok"], reasoning=pieces, chunk_delay=0.005))
+def test_xss_from_the_server_is_never_shown_unsanitized_in_a_cell(shell, server, where):
+    enqueue_xss_stream(server, where)
     result = shell.run("%%gmi\nQ")
     assert result.success, result.error
     assert len(result.outputs) >= 2, "live updates were captured too"

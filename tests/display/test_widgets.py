@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from helpers import enqueue_xss_stream
 from IPython.utils.capture import capture_output
 
 from gmi_magics import subcommands
@@ -21,11 +22,6 @@ from gmi_magics.errors import BudgetExceededError
 from gmi_magics.testing import DONE, KEEPALIVE, chunk, delay, reply, sse, status
 from gmi_magics.tools.registry import ToolRegistry
 
-XSS_TEXT = (
-    "Hello <img src=x onerror=alert(1)> there [x](javascript:alert(1)) "
-    '<script>alert(1)</script> and <a href="javascript:alert(2)">link</a> '
-    "<svg onload=alert(4)>done"
-)
 ALLOWED_TAGS = {"a", "b", "code", "details", "div", "em", "p", "pre", "span", "strong", "style"}
 ALLOWED_TAGS |= {"summary", "ul", "ol", "li"}
 
@@ -121,12 +117,8 @@ def test_existing_turns_are_shown_and_history_is_sent(shell, server):
 
 
 @pytest.mark.parametrize("where", ["content", "reasoning"])
-def test_xss_from_the_server_is_never_shown_unsanitized(shell, server, where):
-    pieces = [XSS_TEXT[i : i + 3] for i in range(0, len(XSS_TEXT), 3)]
-    if where == "content":
-        server.enqueue(reply(pieces, chunk_delay=0.005))
-    else:
-        server.enqueue(reply(["ok"], reasoning=pieces, chunk_delay=0.005))
+def test_xss_from_the_server_is_never_shown_unsanitized_in_the_panel(shell, server, where):
+    enqueue_xss_stream(server, where)
     panel = ChatPanel(shell.conversation, min_interval=0.0)
     seen: list[str] = []
     panel.live.observe(lambda change: seen.append(change["new"]), "value")
