@@ -6,7 +6,6 @@ blocks sent once, the open tail live): every check reads the output area as a wh
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import time
@@ -44,7 +43,10 @@ def check_streaming(run: Run) -> str:
     wait_until(lambda: area.locator(".gmi-footer").count() > 0, 10, "the footer")
     run.shot("stream-final", nb.cell(1))
     lengths = [n for n, _ in samples]
-    expect(all(b > a for a, b in itertools.pairwise(lengths)), f"text did not grow: {lengths}")
+    # repaints are byte-budgeted (about one a second at slow rates), so the text grows over
+    # the samples, not necessarily between every two of them
+    grew = lengths == sorted(lengths) and lengths[-1] > lengths[0]
+    expect(grew, f"text did not grow: {lengths}")
     expect(all(c for _, c in samples), f"no ▌ cursor while streaming: {samples}")
     expect(area.locator(".gmi-cursor").count() == 0, "cursor still shown after the reply")
     text = nb.text(1)
