@@ -17,7 +17,7 @@ from .chat.options import RequestOptions
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
 from .jsonsafe import loads_bounded
-from .settings import find_api_key
+from .settings import Settings, find_api_key
 from .types import Reply
 
 __all__ = ["ReplyFormatError", "ask", "parse_json_reply", "run_cell"]
@@ -41,7 +41,9 @@ def run_cell(host: Host, args: Any, text: str) -> Reply:
         text = "\n\n".join(part for part in (last_error_report(host.shell), text) if part)
     options = options_from_args(args, host, settings, text)
     options = options.updated(**notebook_parts(host, args, settings))
-    reply = ask(host, text, options, kind="text" if args.format == "text" else None)
+    reply = ask(
+        host, text, options, kind="text" if args.format == "text" else None, settings=settings
+    )
     value: Any = reply
     if args.format == "code" and not reply.interrupted:
         if reply.code:
@@ -55,8 +57,14 @@ def run_cell(host: Host, args: Any, text: str) -> Reply:
     return reply
 
 
-def ask(host: Host, text: str, options: RequestOptions, kind: RendererKind | None = None) -> Reply:
-    """Send one message and show the streamed reply."""
+def ask(
+    host: Host,
+    text: str,
+    options: RequestOptions,
+    kind: RendererKind | None = None,
+    settings: Settings | None = None,
+) -> Reply:
+    """Send one message and show the streamed reply (``settings``: the cell's, if read)."""
     text = text.strip()
     if not text:
         raise UsageError("Nothing to send: write your question under %%gmi (or after %gmi).")
@@ -66,7 +74,7 @@ def ask(host: Host, text: str, options: RequestOptions, kind: RendererKind | Non
             "Send a smaller piece."
         )
     renderer = make_renderer(kind or host.renderer_kind())  # type: ignore[arg-type]
-    return host.session.ask(text, host.settings(), options, renderer)
+    return host.session.ask(text, settings or host.settings(), options, renderer)
 
 
 def parse_json_reply(reply: Reply) -> Any:

@@ -16,7 +16,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_DEPTH", "JSONLimitError", "loads_bounded"]
+__all__ = ["DEFAULT_MAX_DEPTH", "JSONLimitError", "json_depth_exceeds", "loads_bounded"]
 
 DEFAULT_MAX_DEPTH = 200
 MAX_INT_DIGITS = 4300  # Python's default int/str conversion limit

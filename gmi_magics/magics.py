@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import copy
 import io
 import logging
 import os
@@ -26,6 +28,7 @@ from .settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_TOOL_ROUNDS,
     DEFAULT_TIMEOUT,
+    ENV_NAMES,
     Settings,
     resolve_settings,
 )
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 WARM_UP_DELAY = 0.05  # seconds
+PARSED_LINES_KEPT = 64  # option lines whose parse is kept (a notebook repeats a few)
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
     *("save", "load", "export", "usage", "explain", "tools", "panel", "alias", "persona"),
@@ -257,6 +261,9 @@ class GMIMagics(Magics):
         self._session_lock = threading.Lock()
         self.cell_id: str | None = None
         self._asks_in_cell = 0
+        self._defaults: dict[str, Any] | None = None
+        self._parsed: dict[str, argparse.Namespace] = {}
+        self._resolved: tuple[dict[str, Any], tuple[str | None, ...], Settings] | None = None
 
     def remember_cell_id(self, info: Any) -> None:
         """``pre_run_cell`` hook: the frontend's cell id, so re-runs replace turns."""
@@ -279,13 +286,25 @@ class GMIMagics(Magics):
             return self._session
 
     def settings(self) -> Settings:
-        """Effective settings: %config traits over environment over defaults."""
+        """Effective settings: %config traits over environment over defaults.
+
+        Resolved again only when a trait (even a dict changed in place) or one of the
+        settings' environment variables changed: it is asked for on every cell.
+        """
+        if self._defaults is None:
+            self._defaults = {n: self.trait_defaults(n) for n in self.trait_names(config=True)}
         configured = {
-            name: getattr(self, name)
-            for name in self.trait_names(config=True)
-            if getattr(self, name) != self.trait_defaults(name)
+            name: value
+            for name, default in self._defaults.items()
+            if (value := getattr(self, name)) != default
         }
-        return resolve_settings(configured, os.environ)
+        env = tuple(os.environ.get(name) for name in ENV_NAMES.values())
+        resolved = self._resolved
+        if resolved is not None and resolved[0] == configured and resolved[1] == env:
+            return resolved[2]
+        settings = resolve_settings(configured, os.environ)
+        self._resolved = (copy.deepcopy(configured), env, settings)
+        return settings
 
     def renderer_kind(self) -> str:
         """``html`` in a kernel (every client), ``text`` in terminal IPython.
@@ -321,7 +340,21 @@ class GMIMagics(Magics):
         return args, " ".join(args.question)
 
     def _parse(self, line: str) -> Any:
-        """Parse options; quoted values lose their quotes, apostrophes in words stay."""
+        """Parse options; quoted values lose their quotes, apostrophes in words stay.
+
+        A notebook repeats the same option lines, so parses are kept (argparse takes
+        ~0.1 ms of every cell otherwise); each call gets its own copy.
+        """
+        parsed = self._parsed.get(line)
+        if parsed is None:
+            parsed = self._parsed[line] = self._parse_fresh(line)
+            if len(self._parsed) > PARSED_LINES_KEPT:
+                del self._parsed[next(iter(self._parsed))]
+        return argparse.Namespace(
+            **{k: list(v) if isinstance(v, list) else v for k, v in vars(parsed).items()}
+        )
+
+    def _parse_fresh(self, line: str) -> Any:
         try:
             argv = shlex.split(line)  # -p key='{"a": 1}' stays one word, quotes removed
         except ValueError:

@@ -283,10 +283,9 @@ class Conversation:
             self.estimator.calibrate(estimated, reply.usage.prompt_tokens)
 
     def _deltas(self, messages: list[Message], request: _Request) -> Iterator[Delta]:
-        if request.stream:
-            yield from self.client.stream_chat(messages, model=request.model, **request.params)
-        else:
-            yield self.client.chat(messages, model=request.model, **request.params)
+        if request.stream:  # the client's iterator itself: no extra layer per token
+            return self.client.stream_chat(messages, model=request.model, **request.params)
+        return iter((self.client.chat(messages, model=request.model, **request.params),))
 
     def _annotate(self, reply: Reply, request: _Request) -> Reply:
         metadata = {

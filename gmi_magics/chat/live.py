@@ -28,7 +28,8 @@ class LiveReply:
 
     def update(self, delta: Delta) -> None:
         """A streamed delta of the current round."""
-        self._start()
+        if not self.started:
+            self._start()
         if delta.content or delta.reasoning:
             self._round.append(delta.content)
             self._round_reasoning.append(delta.reasoning)

@@ -7,6 +7,7 @@ loop → client.  A new option is one new field here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -48,7 +49,9 @@ class RequestOptions:
 
     def updated(self, **values: Any) -> RequestOptions:
         """A copy with fields replaced and extra names merged into ``params``."""
-        names = {f.name for f in fields(self)}
+        if not values:
+            return self
+        names = _field_names()
         known = {k: v for k, v in values.items() if k in names and k != "params"}
         extra = {k: v for k, v in values.items() if k not in names}
         params = {**self.params, **values.get("params", {}), **extra}
@@ -58,3 +61,8 @@ class RequestOptions:
     def max_tokens(self) -> int | None:
         value = self.params.get("max_tokens")
         return value if isinstance(value, int) else None
+
+
+@functools.cache
+def _field_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(RequestOptions))

@@ -38,7 +38,7 @@ from .endpoint import chat_body, checked_base_url, missing_key_error
 from .hooks import response_hook
 from .limits import WIRE_FACTOR, too_large
 from .redaction import (
-    ChunkScrubber,
+    DeltaScrubber,
     ScrubbingTransport,
     install_log_filter,
     remove_log_secret,
@@ -74,6 +74,7 @@ class GMIClient:
         self._api_key = api_key if api_key is not None else find_api_key(key_env)
         self.cache = cache
         self.base_url = checked_base_url(base_url or os.environ.get("GMI_BASE_URL") or "")
+        self._host_name: str | None = None
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
@@ -273,7 +274,9 @@ class GMIClient:
         return httpx.Timeout(read, connect=min(self.connect_timeout, remaining))
 
     def _host(self) -> str:
-        return httpx.URL(self.base_url).host or self.base_url
+        if self._host_name is None:  # parsed once: a successful reply asks for it too
+            self._host_name = httpx.URL(self.base_url).host or self.base_url
+        return self._host_name
 
     # -- reading --------------------------------------------------------------
 
@@ -314,7 +317,7 @@ class GMIClient:
 
     def _whole_reply(self, response: httpx.Response, deadline: float) -> Iterator[Delta]:
         for body in self._whole_body(response, deadline):
-            yield parse_chunk(ChunkScrubber(self._api_key).scrub(body, final=True))
+            yield DeltaScrubber(self._api_key).scrub(parse_chunk(body), final=True)
 
     def _whole_body(self, response: httpx.Response, deadline: float) -> Iterator[Any]:
         yield read_json(

@@ -29,35 +29,45 @@ def stream_error_message(obj: dict[str, Any]) -> str | None:
 
 
 def parse_chunk(obj: Any) -> Delta:
-    """Decode one ``chat.completion.chunk`` object."""
+    """Decode one ``chat.completion.chunk`` object; parts of the wrong type are skipped.
+
+    The hot path of every streamed reply (one call per token), so written flat.
+    """
     if not isinstance(obj, dict):
         raise StreamError("The reply stream carried a chunk that is not a JSON object.")
-    message = stream_error_message(obj)
-    if message is not None:
-        raise StreamError(f"The server reported an error mid-reply: {message}")
-    usage = Usage.from_wire(obj.get("usage"))
-    model = obj.get("model") if isinstance(obj.get("model"), str) else None
-    choices = obj.get("choices") or []
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    if "error" in obj or obj.get("object") == "error":
+        message = stream_error_message(obj)
+        if message is not None:
+            raise StreamError(f"The server reported an error mid-reply: {message}")
+    usage = obj.get("usage")
+    model = obj.get("model")
+    usage = Usage.from_wire(usage) if usage is not None else None
+    model = model if isinstance(model, str) else None
+    choices = obj.get("choices")
+    choice = choices[0] if choices and isinstance(choices, list) else None
+    if not isinstance(choice, dict):
         return Delta(usage=usage, model=model)
-    choice = choices[0]
-    delta = choice.get("delta") or choice.get("message") or {}
+    delta = choice.get("delta") or choice.get("message")
+    if not isinstance(delta, dict):
+        delta = {}
+    content = delta.get("content")
+    reasoning = delta.get("reasoning_content")
+    if not reasoning or not isinstance(reasoning, str):
+        reasoning = delta.get("reasoning")
+    calls = delta.get("tool_calls")
+    finish = choice.get("finish_reason")
     return Delta(
-        content=_text(delta.get("content")),
-        reasoning=_text(delta.get("reasoning_content")) or _text(delta.get("reasoning")),
-        tool_calls=_tool_call_deltas(delta.get("tool_calls")),
-        finish_reason=_finish_reason(choice.get("finish_reason")),
-        usage=usage,
-        model=model,
+        content if isinstance(content, str) else "",
+        reasoning if isinstance(reasoning, str) else "",
+        _tool_call_deltas(calls) if calls else (),
+        finish if finish and isinstance(finish, str) else None,
+        usage,
+        model,
     )
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _finish_reason(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _tool_call_deltas(raw: Any) -> tuple[ToolCallDelta, ...]:
@@ -67,13 +77,14 @@ def _tool_call_deltas(raw: Any) -> tuple[ToolCallDelta, ...]:
     for position, item in enumerate(raw):
         if not isinstance(item, dict):
             continue
-        function = item.get("function") or {}
-        index = item.get("index")
+        function = item.get("function")
+        function = function if isinstance(function, dict) else {}
+        index, call_id, name = item.get("index"), item.get("id"), function.get("name")
         out.append(
             ToolCallDelta(
-                index=index if isinstance(index, int) else position,
-                id=item.get("id") or None,
-                name=function.get("name") or None,
+                index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+                id=call_id if call_id and isinstance(call_id, str) else None,
+                name=name if name and isinstance(name, str) else None,
                 arguments=_text(function.get("arguments")),
             )
         )

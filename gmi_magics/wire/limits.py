@@ -52,7 +52,10 @@ class ReplyMeter:
             raise too_large(self.limit, what="The reply stream", factor=WIRE_FACTOR)
 
     def add_delta(self, delta: Delta) -> None:
-        self.reply_bytes += _size(delta.content) + _size(delta.reasoning)
+        content, reasoning = delta.content, delta.reasoning  # one call per token: flat
+        self.reply_bytes += len(content) if content.isascii() else _size(content)
+        if reasoning:
+            self.reply_bytes += _size(reasoning)
         for part in delta.tool_calls:
             self.reply_bytes += _size(part.arguments) + _size(part.name or "")
         if self.reply_bytes > self.limit:

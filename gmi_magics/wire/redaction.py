@@ -18,7 +18,8 @@ import httpx
 
 from ..jsonsafe import loads_bounded
 from ..settings import DEFAULT_MAX_REPLY_BYTES
-from ..text import MIN_EDGE_FRAGMENT, REDACTED, redact
+from ..text import MIN_EDGE_FRAGMENT, MIN_FRAGMENT, REDACTED, redact
+from ..types import Delta, ToolCallDelta
 from .limits import WIRE_FACTOR
 from .sse import SSEDecoder
 
@@ -27,39 +28,127 @@ LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", 
 
 
 class TextScrubber:
-    """Redacts the key from text arriving in pieces."""
+    """Redacts the key from text arriving in pieces (one feed per streamed token)."""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.held = ""
+        self._most = len(secret) - 1  # longest tail ever held
+        self._fragment = min(MIN_FRAGMENT, self._most)  # shortest text ``redact`` may change
+        self._starts: dict[str, list[int]] = {}  # last char -> key-start lengths ending in it
+        for size in range(min(MIN_EDGE_FRAGMENT - 1, self._most), 0, -1):
+            self._starts.setdefault(secret[size - 1], []).append(size)
 
     def feed(self, text: str) -> str:
         """The part of ``held + text`` that is safe to show now."""
-        pending = (self.held + text).replace(self.secret, REDACTED)
-        keep = _key_tail(pending, self.secret)
-        self.held = pending[len(pending) - keep :]
-        return redact(pending[: len(pending) - keep], self.secret)
+        pending = self.held + text if self.held else text
+        if self.secret in pending:
+            pending = pending.replace(self.secret, REDACTED)
+        keep = self._tail(pending)
+        if keep:
+            self.held, pending = pending[-keep:], pending[:-keep]
+        else:
+            self.held = ""
+        return redact(pending, self.secret) if len(pending) >= self._fragment else pending
 
     def flush(self) -> str:
         """The held tail at the end: redacted when it may be the cut-off key."""
         held, self.held = self.held, ""
         return REDACTED if len(held) >= MIN_EDGE_FRAGMENT else held
 
+    def _tail(self, text: str) -> int:
+        """How much of the end of ``text`` to hold back: a possible start of the key.
 
-def _key_tail(text: str, secret: str) -> int:
-    """How much of the end of ``text`` to hold back: a possible start of ``secret``.
+        That is the longest end that is any part of the key of ``MIN_EDGE_FRAGMENT``
+        or more characters, else the longest end that begins the key; ordinary text
+        is rarely held.
+        """
+        secret, edge = self.secret, MIN_EDGE_FRAGMENT
+        if self._most >= edge and len(text) >= edge and text[-edge:] in secret:
+            size = edge
+            while size < min(self._most, len(text)) and text[-size - 1 :] in secret:
+                size += 1
+            return size
+        for size in self._starts.get(text[-1:], ()):
+            if text.endswith(secret[:size]):
+                return size
+        return 0
 
-    That is the longest end that begins the key, or any part of the key of
-    ``MIN_EDGE_FRAGMENT`` or more characters; ordinary text is rarely held.
+
+class DeltaScrubber:
+    """Redacts the key from a stream's deltas (what ``parse_chunk`` read of choice 0).
+
+    The hot path of every streamed reply: three text streams (content, reasoning,
+    each tool call's arguments) are held back as ``TextScrubber`` does; the model id
+    is redacted once; a delta with a finish reason releases everything held.
     """
-    size, most = 0, min(len(text), len(secret) - 1)
-    while size < most and text[len(text) - size - 1 :] in secret:
-        size += 1
-    if size >= MIN_EDGE_FRAGMENT:
-        return size
-    while size and not text.endswith(secret[:size]):
-        size -= 1
-    return size
+
+    def __init__(self, secret: str | None) -> None:
+        self.secret = secret if secret and len(secret) >= MIN_EDGE_FRAGMENT else None
+        self._content = TextScrubber(self.secret or "")
+        self._reasoning = TextScrubber(self.secret or "")
+        self._arguments: dict[int, TextScrubber] = {}
+        self._model = ("", "")
+
+    def scrub(self, delta: Delta, *, final: bool = False) -> Delta:
+        """``delta`` with the key redacted; held text is released at its finish
+        reason, or with ``final`` (a whole, non-streamed reply)."""
+        if self.secret is None:
+            return delta
+        content, reasoning, calls, finish, usage, model = delta
+        safe_content = self._content.feed(content) if content else content
+        safe_reasoning = self._reasoning.feed(reasoning) if reasoning else reasoning
+        safe_calls = self._calls(calls) if calls else calls
+        safe_model = self._safe_model(model) if model is not None else None
+        if (safe_content, safe_reasoning, safe_calls, safe_model) != (
+            content,
+            reasoning,
+            calls,
+            model,
+        ):
+            delta = Delta(safe_content, safe_reasoning, safe_calls, finish, usage, safe_model)
+        return delta if finish is None and not final else self._released(delta)
+
+    def _safe_model(self, model: str) -> str:
+        """The model id redacted (the same id comes in every chunk: redacted once)."""
+        if model != self._model[0]:
+            self._model = (model, redact(model, self.secret))
+        return self._model[1]
+
+    def tail(self) -> Delta | None:
+        """A delta carrying whatever is still held (the stream ended without a finish)."""
+        if not (self._content.held or self._reasoning.held) and not any(
+            s.held for s in self._arguments.values()
+        ):
+            return None
+        return self._released(Delta())
+
+    def _calls(self, calls: tuple[ToolCallDelta, ...]) -> tuple[ToolCallDelta, ...]:
+        secret = self.secret or ""
+        out = []
+        for call in calls:
+            scrubber = self._arguments.setdefault(call.index, TextScrubber(secret))
+            out.append(
+                ToolCallDelta(
+                    index=call.index,
+                    id=redact(call.id, secret) if call.id else call.id,
+                    name=redact(call.name, secret) if call.name else call.name,
+                    arguments=scrubber.feed(call.arguments) if call.arguments else "",
+                )
+            )
+        return tuple(out)
+
+    def _released(self, delta: Delta) -> Delta:
+        """``delta`` plus every held tail (redacted when it may be a cut-off key)."""
+        calls = list(delta.tool_calls)
+        for index, scrubber in self._arguments.items():
+            if scrubber.held:  # after this delta's own part of the call: merged in order
+                calls.append(ToolCallDelta(index=index, arguments=scrubber.flush()))
+        return delta._replace(
+            content=delta.content + self._content.flush(),
+            reasoning=delta.reasoning + self._reasoning.flush(),
+            tool_calls=tuple(calls),
+        )
 
 
 class ChunkScrubber:
@@ -117,7 +206,11 @@ class ChunkScrubber:
         seen = set()
         for position, call in enumerate(calls):
             function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                call["id"] = redact(call["id"], self.secret)
             if isinstance(function, dict):
+                if isinstance(function.get("name"), str):
+                    function["name"] = redact(function["name"], self.secret)
                 number = call.get("index", position)
                 seen.add(number)
                 key = (index, "tool", number)

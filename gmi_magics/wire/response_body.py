@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 
 from ..errors import APITimeoutError, StreamError
-from ..jsonsafe import JSONLimitError, loads_bounded
+from ..jsonsafe import DEFAULT_MAX_DEPTH, JSONLimitError, json_depth_exceeds, loads_bounded
 from ..text import clip, printable
 from ..types import Delta
 from .deltas import parse_chunk
 from .limits import ReplyMeter, read_capped, too_large
-from .redaction import ChunkScrubber
+from .redaction import DeltaScrubber
 from .sse import EventTooLarge, SSEDecoder
 
 __all__ = ["read_json", "read_stream"]
@@ -28,21 +29,22 @@ def read_stream(
     decoder = SSEDecoder(max_size=max_bytes)
     meter = ReplyMeter(max_bytes)
     finished = received = False
-    scrubber = ChunkScrubber(secret)
-    for raw in response.iter_bytes():  # decoded (decompressed) bytes
+    scrubber = DeltaScrubber(secret)
+    for raw in _body_chunks(response):
         if time.monotonic() > deadline:
             raise APITimeoutError(f"No complete reply within {timeout:g} s (the deadline).")
         meter.add_wire(len(raw))
-        for event in _events(decoder, raw):
-            if event.data.startswith("[DONE]"):
+        for data in _events(decoder, raw):
+            if data.startswith("[DONE]"):
                 if not received:
                     raise StreamError("The server ended the reply without sending anything.")
                 yield from _tail(scrubber)
                 return
             received = True
-            delta = parse_chunk(scrubber.scrub(_loads_chunk(event.data, secret)))
+            delta = scrubber.scrub(parse_chunk(_loads_chunk(data, secret)))
             meter.add_delta(delta)
-            finished = finished or delta.finish_reason is not None
+            if delta.finish_reason is not None:
+                finished = True
             yield delta
     if not finished:
         raise StreamError("The reply stream ended before the reply was complete.")
@@ -70,22 +72,44 @@ def read_json(response: httpx.Response, *, deadline: float, timeout: float, max_
     raise StreamError(f"The server sent a reply that is not valid JSON{reason}.")
 
 
-def _events(decoder: SSEDecoder, raw: bytes) -> list[Any]:
+def _body_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it arrives, decoded (decompressed) when it is encoded; an identity
+    body still on the wire is read raw, which skips two layers of per-chunk work (a
+    chunk per token).  A body already read (a replayed recording) is read as bytes."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("identity", "") and not response.is_stream_consumed:
+        return response.iter_raw()
+    return response.iter_bytes()
+
+
+def _events(decoder: SSEDecoder, raw: bytes) -> list[str]:
+    """The data of the events ``raw`` completes."""
     try:
-        return decoder.feed(raw)
+        return decoder.feed_data(raw)
     except EventTooLarge as error:
         too_big = error.max_size
     raise too_large(too_big, what="One event of the reply stream")
 
 
-def _tail(scrubber: ChunkScrubber) -> Iterator[Delta]:
+def _tail(scrubber: DeltaScrubber) -> Iterator[Delta]:
     """The text held back at the end of a stream (a possible partial key), as a delta."""
     tail = scrubber.tail()
     if tail is not None:
-        yield parse_chunk(tail)
+        yield tail
 
 
 def _loads_chunk(data: str, secret: str | None) -> Any:
+    """One chunk's JSON: orjson on the hot path (a chunk per token, ~4x faster than
+    the stdlib), ``loads_bounded`` for anything it refuses or that is nested deep.
+
+    A chunk's numbers are counts, indexes and timestamps, so orjson reading integers
+    past 64 bits as floats changes nothing here (tool arguments are strings).
+    """
+    if not json_depth_exceeds(data, DEFAULT_MAX_DEPTH):
+        try:
+            return orjson.loads(data)
+        except ValueError:
+            pass  # e.g. a lone surrogate, which the stdlib reads: its verdict is final
     try:
         return loads_bounded(data)
     except ValueError:

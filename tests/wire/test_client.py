@@ -669,3 +669,32 @@ def test_core_works_without_ipython(server):
         {"role": "user", "content": "Hello from a script"},
         {"role": "assistant", "content": "Script answer one"},
     ]
+
+
+ODD_SHAPES = [  # parts of a chunk with the wrong JSON type: skipped, never a crash
+    pytest.param({"choices": [{"index": 0, "delta": "text"}]}, id="delta-a-string"),
+    pytest.param({"choices": [{"index": 0, "delta": ["a"]}]}, id="delta-a-list"),
+    pytest.param({"choices": [{"index": 0, "message": 5}]}, id="message-a-number"),
+    pytest.param(
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": "f"}]}}]},
+        id="function-a-string",
+    ),
+    pytest.param(
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"name": 5}}]}}]},
+        id="tool-name-a-number",
+    ),
+    pytest.param(
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"id": ["x"], "function": {}}]}}]},
+        id="tool-id-a-list",
+    ),
+    pytest.param({"choices": [{"index": 0, "delta": {"content": 7}}]}, id="content-a-number"),
+]
+
+
+@pytest.mark.parametrize("odd", ODD_SHAPES)
+def test_chunk_parts_of_the_wrong_type_are_skipped(shell, server, odd):
+    server.enqueue(sse(chunk("Hel"), odd, chunk("lo"), chunk(finish_reason="stop"), DONE))
+    result = shell.run("%%gmi\nHi")
+    assert result.error is None, result.error
+    assert shell.conversation.turns[-1].reply.text == "Hello"
+    assert "Traceback" not in result.stdout + result.stderr

@@ -195,6 +195,14 @@ def test_a_key_in_the_model_field_and_tool_arguments_is_redacted(client, server)
     assert json.loads(arguments) == {"k": "[redacted]"}
 
 
+def test_a_key_in_a_tool_calls_name_and_id_is_redacted(client, server):
+    calls = [{"index": 0, "id": f"id-{TEST_KEY}", "function": {"name": f"f_{TEST_KEY}"}}]
+    server.enqueue(reply("", tool_calls=calls))
+    deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
+    everything = repr(deltas)
+    assert key_run(everything) < 4, everything
+
+
 def test_a_non_streamed_reply_is_redacted(client, server):
     server.enqueue(reply(f"key {TEST_KEY} and {TEST_KEY[:20]}", reasoning=TEST_KEY))
     delta = client.chat(HELLO, model=DEFAULT_MODEL)

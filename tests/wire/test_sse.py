@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from gmi_magics.wire.sse import ServerSentEvent, SSEDecoder, iter_sse
+from gmi_magics.wire.sse import EventTooLarge, ServerSentEvent, SSEDecoder, iter_sse
 
 E = ServerSentEvent
 
@@ -142,3 +142,32 @@ def test_many_small_events_fast() -> None:
     events = list(iter_sse(stream[i : i + 7] for i in range(0, len(stream), 7)))
     assert time.perf_counter() - start < 2
     assert [ev.data for ev in events] == [f'{{"i": {i}}}' for i in range(20000)]
+
+
+STREAMS = [
+    b'data: {"a": 1}\n\ndata: {"b": 2}\n\ndata: [DONE]\n\n',
+    b"\xef\xbb\xbfdata: first\n\ndata: x\n\n",
+    b"data: one\r\n\r\ndata: two\rdata: more\r\r",
+    b"event: ping\ndata: p\n\n: comment\n\ndata: a\ndata: b\n\nid: 7\ndata: c\n\n",
+    b"data:no-space\n\ndata:  two spaces\n\ndata: \xc3\xa9t\xc3\xa9\n\n",
+    b"data: x\n\n\n\ndata: y\n\nretry: 5\n\n",
+]
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("seed", range(25))
+def test_feed_data_reads_what_feed_reads_under_any_split(stream: bytes, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(stream)), k=min(len(stream) - 1, rng.randint(0, 6))))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    by_events, by_data = SSEDecoder(), SSEDecoder()
+    events = [event.data for piece in pieces for event in by_events.feed(piece)]
+    assert [data for piece in pieces for data in by_data.feed_data(piece)] == events
+
+
+def test_feed_data_keeps_the_size_limit() -> None:
+    decoder = SSEDecoder(max_size=10)
+    with pytest.raises(EventTooLarge):
+        decoder.feed_data(b"data: " + b"x" * 20 + b"\n\n")
