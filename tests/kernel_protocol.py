@@ -109,10 +109,13 @@ class KernelSession:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
 
-    def execute(self, code: str, *, cell_id: bool = True, timeout: float = 120) -> Execution:
-        """Run ``code`` as JupyterLab (``cell_id``) or a console / nbclassic would send it."""
+    def execute(self, code: str, *, cell_id: bool | str = True, timeout: float = 120) -> Execution:
+        """Run ``code`` as JupyterLab (``cell_id=True``: a fresh uuid), VS Code (the
+        cell's URI as ``cellId``, nothing else) or a console / nbclassic (``False``)."""
         metadata: dict[str, Any] = {}
-        if cell_id:
+        if isinstance(cell_id, str):
+            metadata = {"cellId": cell_id}
+        elif cell_id:
             metadata = {"deletedCells": [], "recordTiming": False, "cellId": str(uuid.uuid4())}
         content = {
             "code": code,

@@ -33,7 +33,12 @@ def kernel(_server: StandInServer) -> Iterator[KernelSession]:
 
 
 def ask(
-    kernel: KernelSession, server: StandInServer, pieces: list[str], *, cell_id: bool, delay: float
+    kernel: KernelSession,
+    server: StandInServer,
+    pieces: list[str],
+    *,
+    cell_id: bool | str,
+    delay: float,
 ) -> Execution:
     server.reset()
     server.enqueue(reply(pieces, chunk_delay=delay))
@@ -76,9 +81,14 @@ def test_bytes_to_the_frontend_stay_within_3x_the_final_output(
     assert not any(opening in page for _, page in order[published + 1 :])
 
 
-@pytest.mark.parametrize("cell_id", [True, False], ids=["jupyterlab", "nbclassic-or-console"])
+VSCODE_CELL = "vscode-notebook-cell:/home/student/lesson.ipynb#W1sZmlsZQ%3D%3D"
+
+
+@pytest.mark.parametrize(
+    "cell_id", [True, VSCODE_CELL, False], ids=["jupyterlab", "vscode", "nbclassic-or-console"]
+)
 def test_every_client_gets_rendered_html_while_streaming(
-    kernel: KernelSession, _server: StandInServer, cell_id: bool
+    kernel: KernelSession, _server: StandInServer, cell_id: bool | str
 ) -> None:
     text = "Some **bold** words.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nThe end."
     pieces = [text[i : i + 5] for i in range(0, len(text), 5)]

@@ -215,3 +215,18 @@ def test_rerun_in_a_real_kernel(server):
     meta = output["metadata"]["gmi_magics"]
     assert (meta["thread"], meta["turn"], meta["host"]) == ("default", 1, "127.0.0.1")
     assert TEST_KEY not in json.dumps(notebook)
+
+
+def test_vscode_cell_uris_work_as_cell_ids(shell, server):
+    """VS Code sends the cell's URI as ``cellId``: a re-run replaces its turn the same way."""
+    first = "vscode-notebook-cell:/home/u/lesson.ipynb#W0sZmlsZQ%3D%3D"
+    second = "vscode-notebook-cell:/home/u/lesson.ipynb#W1sZmlsZQ%3D%3D"
+    server.enqueue(reply("A"), reply("B"), reply("A2"))
+    shell.run("%%gmi\nQa", cell_id=first)
+    shell.run("%%gmi\nQb", cell_id=second)
+    shell.run("%%gmi\nQa again", cell_id=first)
+    assert [m["content"] for m in server.last_request.json["messages"]] == ["Qa again"]
+    assert [(t.user, t.reply.text) for t in shell.conversation.turns] == [
+        ("Qa again", "A2"),
+        ("Qb", "B"),
+    ]

@@ -61,3 +61,23 @@ def test_warm_up_imports_the_core_in_the_background(shell, server):
     server.enqueue(reply("hi"))
     assert shell.run("%%gmi\nQ").success
     assert shell.magics.session._client is client
+
+
+# (pygments is not here: IPython itself imports it)
+HEAVY = ("httpx", "httpcore", "h11", "orjson", "markdown", "nh3", "ipywidgets", "tqdm")
+LOAD_ONLY = f"""
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "gmi_magics")
+print(json.dumps(sorted(set({HEAVY!r}) & set(sys.modules))))
+"""
+
+
+def test_load_ext_itself_imports_nothing_heavy():
+    """The heavy libraries come with the warm-up thread (50 ms later) or the first cell."""
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_ONLY], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
