@@ -19,12 +19,12 @@ from IPython.core.error import UsageError
 
 from .cell_host import Host
 from .cell_options import cell_params, system_prompt
-from .chat.batch import BatchSummary, make_request, run_batch
+from .chat.batch import BatchSummary, Request, make_request, run_batch
 from .chat.batch_run import ItemError, Limits
 from .context.interpolate import find_references, interpolate_with_notes
 from .context.references import InterpolationError, evaluate
 from .errors import GMIError
-from .settings import find_api_key
+from .settings import Settings, find_api_key
 from .types import Reply
 
 MAX_ITEM_CHARS = 200_000  # an element longer than this is cut (and said so)
@@ -43,23 +43,13 @@ class BatchInterrupted(GMIError):
 def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     """Run one batch cell; results stored in ``-o``; returns the summary as a Reply."""
     _check_options(args)
-    if args.image or args.context:
-        raise UsageError("--image and --context do not work with --over (a batch).")
     namespace = host.shell.user_ns
     source, rows = resolve_over(args.over, namespace)
     settings = host.settings()
     key = find_api_key(settings.api_key_env)
     prompts = render_prompts(text, source, rows, namespace, key)
-    model = settings.model_id(args.model)  # aliases resolve here too
-    system = system_prompt(args, settings)
-    request = make_request(
-        model,
-        system if system is not None else (settings.system_prompt or None),
-        "json" if args.format == "json" else "text",
-        None,
-        False if args.no_stream else settings.stream,
-        cell_params(args, settings, model),
-    )
+    request = _request(args, settings)
+    model = request.model
     limits = Limits(args.max_active, args.rpm, args.tpm, args.on_error)
     if not args.dry_run:
         host.session.check_budget(settings)
@@ -94,8 +84,24 @@ def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     return Reply(text=summary.line(), metadata={"batch_summary": summary})
 
 
+def _request(args: Any, settings: Settings) -> Request:
+    """What every item's request shares: model (aliases resolved), system, format, params."""
+    model = settings.model_id(args.model)
+    system = system_prompt(args, settings)
+    return make_request(
+        model,
+        system if system is not None else (settings.system_prompt or None),
+        "json" if args.format == "json" else "text",
+        None,
+        False if args.no_stream else settings.stream,
+        cell_params(args, settings, model),
+    )
+
+
 def _check_options(args: Any) -> None:
     """Options that make no sense for a batch are refused in one line."""
+    if args.image or args.context:
+        raise UsageError("--image and --context do not work with --over (a batch).")
     if args.format == "code":
         raise UsageError("-f code cannot be used with --over (use markdown, text or json).")
     if args.no_interpolate:

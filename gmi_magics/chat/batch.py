@@ -137,14 +137,12 @@ def run_batch(
     jobs = [job for job in jobs if job.key not in restored]
     max_tokens = request.params.get("max_tokens")
     estimate = make_estimate(items, jobs, skipped, restored, request.model, max_tokens, prices)
+    if dry_run or len(items) > LARGE_RUN:
+        _say(estimate.line())
     if dry_run:
-        _say(estimate.line())
         return estimate
-    if len(items) > LARGE_RUN:
-        _say(estimate.line())
     client = client or default_client()
     secret = getattr(client, "_api_key", None) or find_api_key(client.key_env)
-    writer = Writer(checkpoint, secret) if checkpoint is not None else None
     run = Run(
         client,
         model=request.model,
@@ -152,10 +150,22 @@ def run_batch(
         stream=request.stream,
         limits=limits,
         finish=finish,
-        writer=writer,
+        writer=Writer(checkpoint, secret) if checkpoint is not None else None,
         secret=secret,
     )
     tally = Tally(len(items), skipped + sum(restored.values()), progress)
+    _execute(run, jobs, tally, results)
+    summary = tally.summary(
+        results, skipped, sum(restored.values()), duplicates(jobs), prices, request.model
+    )
+    summary = replace(summary, seconds=time.monotonic() - started, stopped=run.reason)
+    if progress:
+        _say(summary.line())
+    return results, summary
+
+
+def _execute(run: Run, jobs: list[Job], tally: Tally, results: list[Any]) -> None:
+    """Run ``jobs``, filling ``results``; whatever did not run says why."""
     try:
         run.execute(jobs, lambda job, outcome: tally.record(job, outcome, results))
     except GMIError as error:  # on_error="raise", or the checkpoint failed
@@ -164,13 +174,6 @@ def run_batch(
     finally:
         tally.close()
     _not_run(results, run.reason or "stopped")
-    summary = tally.summary(
-        results, skipped, sum(restored.values()), duplicates(jobs), prices, request.model
-    )
-    summary = replace(summary, seconds=time.monotonic() - started, stopped=run.reason)
-    if progress:
-        _say(summary.line())
-    return results, summary
 
 
 def _not_run(results: list[Any], reason: str) -> list[Any]:

@@ -181,22 +181,9 @@ class Conversation:
         arrives; ``on_tool`` each tool result when the model calls tools.
         """
         options = (options or RequestOptions()).updated(**overrides)
-        registry = self.tools if options.tools is None else as_registry(options.tools)
-        params = {**self.params, **options.params}
-        if len(registry):
-            params.setdefault("tools", registry.schemas())
-        messages, dropped = self.build_messages(
-            user_content(text + options.instruction, options),
-            system=options.system,
-            history=options.history,
-            before_cell=options.cell_id,
-            max_history=options.max_history,
-        )
-        request = _Request(
-            messages, options.model or self.model, options.stream, params, registry, options
-        )
+        request, dropped = self._request(text, options)
         sent = user_content(text, options)
-        turn = Turn(text, Reply(), request.extra, options.cell_id, registry.names)
+        turn = Turn(text, Reply(), request.extra, options.cell_id, request.registry.names)
         turn.content = sent if isinstance(sent, list) else None
         try:
             reply = self._tool_loop(request, on_delta, on_tool)
@@ -211,6 +198,22 @@ class Conversation:
             interrupt.reply = self._record(turn, partial, dropped, keep=keep)
             raise
         return self._record(turn, reply, dropped, keep=options.history)
+
+    def _request(self, text: str, options: RequestOptions) -> tuple[_Request, int]:
+        """The first round's request for ``text``, and how many old turns were left out."""
+        registry = self.tools if options.tools is None else as_registry(options.tools)
+        params = {**self.params, **options.params}
+        if len(registry):
+            params.setdefault("tools", registry.schemas())
+        messages, dropped = self.build_messages(
+            user_content(text + options.instruction, options),
+            system=options.system,
+            history=options.history,
+            before_cell=options.cell_id,
+            max_history=options.max_history,
+        )
+        model = options.model or self.model
+        return _Request(messages, model, options.stream, params, registry, options), dropped
 
     def _record(self, turn: Turn, reply: Reply, dropped: int, *, keep: bool) -> Reply:
         """Stamp provenance (thread, turn number) on the reply; commit the turn if kept."""
