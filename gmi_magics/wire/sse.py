@@ -103,6 +103,11 @@ class SSEDecoder:
             return None
         if chunk[:6] != b"data: " or chunk[-2:] != b"\n\n" or b"\r" in chunk:
             return None
+        if chunk.find(b"\n", 6) == len(chunk) - 2:  # one event, the usual chunk
+            if self.max_size is not None and len(chunk) - 7 > self.max_size:
+                return None  # ``feed`` raises EventTooLarge
+            self._at_start = False
+            return [chunk[6:-2].decode("utf-8", "replace")]
         blocks = chunk[:-2].split(b"\n\n")
         for block in blocks:
             if block[:6] != b"data: " or b"\n" in block:
