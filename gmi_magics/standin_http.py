@@ -1,6 +1,11 @@
 """How the stand-in server plays a script over HTTP: a threading server that tracks
 its connections, and a handler writing complete bodies, SSE streams and faults
-(disconnects, trickles, endless streams)."""
+(disconnects, trickles, endless streams).
+
+Like a real API server it sets TCP_NODELAY, listens with a deep accept queue, and
+sends what is ready at the same moment in one write: the SSE events up to the next
+``Delay`` (or the end) go out together, each still in its own HTTP chunk, so the
+bytes are the same as with one write per event."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ __all__ = ["CHAT_PATH", "MODELS_PATH", "RecordedRequest", "ScriptSource", "Stand
 CHAT_PATH = "/v1/chat/completions"
 NOT_ECHOED = {"host", "content-length", "content-type", "transfer-encoding", "connection"}
 MODELS_PATH = "/v1/models"
+WRITE_AT = 65536  # buffered SSE bytes that are written at once, without waiting for a Delay
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,9 @@ class ScriptSource(Protocol):
 class StandInHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver listens with a backlog of 5: 16 clients reconnecting at once overflow
+    # it and wait for a retransmitted handshake (200 ms to 1 s); real servers use hundreds
+    request_queue_size = 128
 
     def __init__(self, owner: ScriptSource, address: tuple[str, int]) -> None:
         self.owner = owner
@@ -85,8 +94,15 @@ class StandInHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY, as real API servers and proxies set
     server: StandInHTTPServer
     _request_headers: dict[str, str]
+    _pending: list[bytes]
+    _pending_size: int
+
+    def setup(self) -> None:
+        super().setup()
+        self._pending, self._pending_size = [], 0
 
     def log_message(self, format: str, *args: Any) -> None:
         """No request logs on stderr."""
@@ -159,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         while time.monotonic() < end and not self.server.owner.stopping.is_set():
             try:
                 self._write_chunk(batch)
+                self._flush()
             except OSError:  # the client hung up: the normal way this ends
                 return
         self._disconnect()
@@ -171,16 +188,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._play_sse(reply_stream(script, request, model))
 
     def _play_sse(self, script: SSE) -> None:
+        """Events are buffered and written before each pause, fault and at the end."""
         self._start_stream(script.code, script.headers)
         for item in script.items:
             if self.server.owner.stopping.is_set() or item is DISCONNECT:
                 self._disconnect()
                 return
             if isinstance(item, Delay):
+                self._flush()
                 self._wait(item.seconds)
             else:
                 self._write_chunk(encode_item(item))
-        self.wfile.write(b"0\r\n\r\n")
+        self._pending.append(b"0\r\n\r\n")
+        self._flush()
 
     def _start_stream(self, code: int, headers: tuple[tuple[str, str], ...]) -> None:
         self.close_connection = True
@@ -194,14 +214,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _write_chunk(self, data: bytes) -> None:
+        """Buffer one HTTP chunk; written by ``_flush`` (at once past ``WRITE_AT``)."""
         if data:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self._pending.append(b"%x\r\n%s\r\n" % (len(data), data))
+            self._pending_size += len(data)
+            if self._pending_size >= WRITE_AT:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Write the buffered chunks in one call."""
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        if pending:
+            self.wfile.write(b"".join(pending))
 
     def _wait(self, seconds: float) -> None:
         self.server.owner.stopping.wait(seconds)
 
     def _disconnect(self) -> None:
-        """Cut the connection mid-body: the chunked body never terminates."""
+        """Cut the connection mid-body (after what was buffered): the chunked body
+        never terminates."""
         self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._flush()
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
