@@ -26,7 +26,7 @@ import load_cost  # noqa: E402
 import per_turn  # noqa: E402
 import pipeline  # noqa: E402
 import streaming  # noqa: E402
-from harness import Row, table  # noqa: E402
+from harness import Row, gmi_shell, table  # noqa: E402
 from server import ServerProcess  # noqa: E402
 
 SMALL, BIG = 2_000, 20_000
@@ -60,7 +60,8 @@ def run(plan: Plan) -> list[Row]:
         rows += load_cost.first_cell_rows(load_cost.first_cell(plan.first_cell_runs, env, server))
         step(f"per-turn overhead: {plan.turns} turns x (raw httpx, text, html)")
         rows += per_turn.rows(per_turn.measure(server, plan.turns))
-        rows += pipeline.rows(pipeline.measure())
+        ip = gmi_shell(server.base_url)
+        rows += pipeline.rows(pipeline.measure(), pipeline.turn_steps(ip))
         step(f"streaming end to end: {plan.e2e_runs} runs x 2 sizes")
         e2e = streaming.end_to_end(server, (SMALL, BIG), plan.e2e_runs)
     step(f"streaming direct: {plan.stream_runs} runs x 2 sizes x 2 renderers")
