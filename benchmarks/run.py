@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import load_cost  # noqa: E402
 import per_turn  # noqa: E402
+import per_turn_offline  # noqa: E402
 import pipeline  # noqa: E402
 import streaming  # noqa: E402
 from harness import Row, gmi_shell, table  # noqa: E402
@@ -60,6 +61,8 @@ def run(plan: Plan) -> list[Row]:
         rows += load_cost.first_cell_rows(load_cost.first_cell(plan.first_cell_runs, env, server))
         step(f"per-turn overhead: {plan.turns} turns x (raw httpx, text, html)")
         rows += per_turn.rows(per_turn.measure(server, plan.turns))
+        step(f"per-turn overhead without sockets: {plan.turns * 5} turns x 3")
+        rows += per_turn_offline.rows(per_turn_offline.measure(plan.turns * 5))
         ip = gmi_shell(server.base_url)
         rows += pipeline.rows(pipeline.measure(), pipeline.turn_steps(ip))
         step(f"streaming end to end: {plan.e2e_runs} runs x 2 sizes")
