@@ -40,6 +40,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def printable_text(text: str) -> str:
     """``text`` safe for a terminal, lines kept: escape sequences (CSI, OSC …), C0/C1
     controls but newline and tab (so ``\\r``, backspace), and bidi overrides removed."""
+    if _CONTROL.search(text) is None:  # the usual text (a streamed token): one scan, and
+        return text  # no escape sequence either, since each starts with ESC, a control
     return _CONTROL.sub("", _ANSI.sub("", text))
 
 
