@@ -59,8 +59,8 @@ def patch_transport(chunks: list[bytes]) -> None:
     httpx._client.HTTPTransport = transport  # type: ignore[misc,assignment]
 
 
-def child(turns: int) -> None:
-    """In the child process: interleaved turns, medians and minimums, as JSON."""
+def in_process(turns: int) -> dict[str, dict[str, float]]:
+    """Patch this process's transport, then interleaved turns: medians and minimums."""
     sys.path.insert(0, str(HERE))
     import httpx
     from harness import gmi_shell, median, timed
@@ -80,11 +80,11 @@ def child(turns: int) -> None:
                 wall = timed(call).wall
                 if turn >= 10:  # warm-up turns dropped
                     samples[name].append(wall)
-    print(json.dumps({k: {"median": median(v), "min": min(v)} for k, v in samples.items()}))
+    return {k: {"median": median(v), "min": min(v)} for k, v in samples.items()}
 
 
 def measure(turns: int = 200) -> dict[str, dict[str, float]]:
-    """Run ``child`` in a fresh process (the transport patch stays there)."""
+    """Run ``in_process`` in a fresh process (the transport patch stays there)."""
     done = subprocess.run(
         [sys.executable, __file__, str(turns)], capture_output=True, text=True, check=True
     )
@@ -115,4 +115,4 @@ def rows(result: dict[str, dict[str, float]]) -> list[Any]:
 
 
 if __name__ == "__main__":
-    child(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    print(json.dumps(in_process(int(sys.argv[1]) if len(sys.argv) > 1 else 200)))

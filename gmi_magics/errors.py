@@ -27,9 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .text import MAX_BODY_CHARS, clip, error_message_from_body
-from .text import printable as printable  # re-exported: display/ imports both from here
-from .text import printable_text as printable_text
+from .text import MAX_BODY_CHARS, clip, error_message_from_body, printable
 
 if TYPE_CHECKING:
     from .types import Reply
@@ -143,48 +141,47 @@ class APIStatusError(GMIError):
 class BadRequestError(APIStatusError):
     """HTTP 400, 413 or 422: the server refused the request as sent."""
 
+    hint = "Check the cell options (%%gmi?) and %gmi last for what was sent."
+
 
 class AuthenticationError(APIStatusError):
     """HTTP 401: the API key was rejected (or none was sent)."""
+
+    hint = (
+        "Check the key in $GMI_API_KEY (set it outside the notebook, or with "
+        "os.environ['GMI_API_KEY'] = getpass.getpass())."
+    )
 
 
 class PaymentRequiredError(APIStatusError):
     """HTTP 402: the account has no balance left."""
 
+    hint = "Top up your GMI Cloud balance at console.gmicloud.ai, then run the cell again."
+
 
 class PermissionDeniedError(APIStatusError):
     """HTTP 403: the key may not use this model or endpoint."""
+
+    hint = "Your key is not allowed to use this model or endpoint."
 
 
 class ModelNotFoundError(APIStatusError):
     """HTTP 404: unknown model or path."""
 
+    hint = "Run %gmi models to list the models this endpoint serves."
+
 
 class RateLimitError(APIStatusError):
     """HTTP 429: too many requests."""
+
+    hint = "Wait a little and run the cell again."
 
 
 class ServerError(APIStatusError):
     """HTTP 5xx: the service failed."""
 
+    hint = "The service had a problem; wait a moment and run the cell again."
 
-# The hint each status class shows under its message (a raise may pass its own).
-_STATUS_HINTS: dict[type[APIStatusError], str] = {
-    BadRequestError: "Check the cell options (%%gmi?) and %gmi last for what was sent.",
-    AuthenticationError: (
-        "Check the key in $GMI_API_KEY (set it outside the notebook, or with "
-        "os.environ['GMI_API_KEY'] = getpass.getpass())."
-    ),
-    PaymentRequiredError: (
-        "Top up your GMI Cloud balance at console.gmicloud.ai, then run the cell again."
-    ),
-    PermissionDeniedError: "Your key is not allowed to use this model or endpoint.",
-    ModelNotFoundError: "Run %gmi models to list the models this endpoint serves.",
-    RateLimitError: "Wait a little and run the cell again.",
-    ServerError: "The service had a problem; wait a moment and run the cell again.",
-}
-for _status_class, _class_hint in _STATUS_HINTS.items():
-    _status_class.hint = _class_hint
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,

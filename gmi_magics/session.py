@@ -113,12 +113,8 @@ class Session:
 
     def add_batch_spend(self, model: str, tokens_in: int, tokens_out: int, requests: int) -> None:
         """Count a ``--over`` batch's tokens (shown as the ``batch`` row of ``%gmi usage``)."""
-        spend = self.batch_spend
-        spend.requests += requests
-        spend.prompt_tokens += tokens_in
-        spend.completion_tokens += tokens_out
-        old_in, old_out = spend.by_model.get(model, (0, 0))
-        spend.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
+        self.batch_spend.requests += requests
+        self.batch_spend.count(model, tokens_in, tokens_out)
 
     def check_budget(self, settings: Settings) -> None:
         """Refuse a new request once ``token_budget`` is spent."""

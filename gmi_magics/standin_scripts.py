@@ -159,10 +159,7 @@ def status(
 
 
 def endless(
-    item: SSEItem = "data: "
-    + '{"choices":[{"index":0,"delta":{"content":"'
-    + "x" * 900
-    + '"}}]}\n\n',
+    item: SSEItem = ENDLESS_CHUNK,
     *,
     prefix: SSEItem = b"",
     seconds: float = 10.0,

@@ -83,6 +83,16 @@ def math_typeset(area: Locator, what: str) -> str:
     return f"{area.locator(MATH_ANY).count()} MathJax elements ({display} display)"
 
 
+def rich_reply_notes(area: Locator, what: str) -> list[str]:
+    """The RICH reply rendered in ``area``: heading, table, quote, coloured code, math."""
+    expect(area.locator("h1").count() == 1, f"no single <h1> for the heading in {what}")
+    expect(area.locator("table td").count() == 4, f"table not rendered (4 cells) in {what}")
+    expect(area.locator("blockquote").count() == 1, f"blockquote not rendered in {what}")
+    colours = code_colours(area)
+    expect(len(colours) >= 2, f"code has no syntax colours in {what}: {colours}")
+    return [f"{len(colours)} token colours", math_typeset(area, what)]
+
+
 def check_rendering(run: Run) -> str:
     nb = open_(run, "render")
     nb.run(0)
@@ -90,15 +100,10 @@ def check_rendering(run: Run) -> str:
     nb.run(1)
     area = nb.area(1)
     wait_until(lambda: area.locator(".gmi-footer").count(), 10, "the footer")
-    expect(area.locator("h1").count() == 1, "no single <h1> for the heading")
     expect(area.locator("ul li").count() >= 3, "list not rendered")
-    expect(area.locator("table td").count() == 4, "table not rendered (4 cells)")
-    expect(area.locator("blockquote").count() == 1, "blockquote not rendered")
     expect(area.locator("a[href='https://example.com/docs']").count() == 1, "link not rendered")
     expect(area.locator(".codehilite pre").count() == 1, "no highlighted code block")
-    colours = code_colours(area)
-    expect(len(colours) >= 2, f"code has no syntax colours: {colours}")
-    notes = [f"{len(colours)} token colours", math_typeset(area, "the cell")]
+    notes = rich_reply_notes(area, "the cell")
     run.shot("render-rich", nb.cell(1))
     run.chat.enqueue(reply("The answer is **42**.", reasoning="Let me think step by step."))
     nb.run(2)

@@ -63,11 +63,14 @@ class Spend:
         """Count one request's usage, under the model it asked for."""
         self.requests += 1
         if reply.usage is not None:
-            tokens_in, tokens_out = reply.usage.prompt_tokens, reply.usage.completion_tokens
-            self.prompt_tokens += tokens_in
-            self.completion_tokens += tokens_out
-            old_in, old_out = self.by_model.get(model, (0, 0))
-            self.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
+            self.count(model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
+
+    def count(self, model: str, tokens_in: int, tokens_out: int) -> None:
+        """Add tokens in and out, in total and under ``model``."""
+        self.prompt_tokens += tokens_in
+        self.completion_tokens += tokens_out
+        old_in, old_out = self.by_model.get(model, (0, 0))
+        self.by_model[model] = (old_in + tokens_in, old_out + tokens_out)
 
 
 class TurnTokens(Sequence[int]):

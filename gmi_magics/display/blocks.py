@@ -18,23 +18,25 @@ headers counted), so the bytes a frontend receives for one reply stay within abo
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from IPython.display import DisplayHandle, display
 
-from ..errors import printable_text
+from ..text import printable_text
 from ..types import Reply, ToolBlock
 from .markup import (
-    footer_text,
+    div,
     markdown_to_html,
     provenance,
     reply_bundle,
     stylesheet,
+    tail_lines,
+    thinking_html,
     tool_html,
     tool_text,
+    with_cursor,
 )
 from .streaming_markdown import StreamingMarkdown
 
@@ -47,7 +49,6 @@ MIN_INTERVAL = 0.05  # at most 20 repaints a second
 MAX_BYTES_PER_SECOND = 500_000
 PART = '<div class="gmi-reply gmi-part">'
 EMPTY = {"text/html": '<div class="gmi-part"></div>'}  # an emptied output (no text/plain)
-CURSOR = '<span class="gmi-cursor">▌</span>'
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 # The parts of one reply read as one: no gaps between their outputs (JupyterLab, Notebook 7
 # and nbconvert's lab template: jp-OutputArea; nbclassic and the classic template: output_area).
@@ -122,14 +123,14 @@ class BlockRenderer:
             return
         text = self._joined()
         self._advance(text)
-        thinking_html, thinking_plain = self._thinking_parts()
+        thinking_page, thinking_plain = self._thinking_parts()
         rest = text[self._answer.done :]
         body = "".join(page for _, page in self._pending) + markdown_to_html(rest)
         source = "".join(source for source, _ in self._pending) + rest
-        lines = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
-        page = thinking_html + body + "".join(_div("gmi-note", note) for note in notes)
-        page += _div("gmi-error", error) if error else ""
-        page += _div("gmi-footer", lines[-1]) if lines[-1] else ""
+        lines = tail_lines(reply, notes, error)
+        page = thinking_page + body + "".join(div("gmi-note", note) for note in notes)
+        page += div("gmi-error", error) if error else ""
+        page += div("gmi-footer", lines[-1]) if lines[-1] else ""
         plain = thinking_plain + source.strip("\n")
         plain += "\n\n" + "\n".join(line for line in lines if line) if any(lines) else ""
         self._clear_live()
@@ -150,9 +151,9 @@ class BlockRenderer:
         if not self._afford(MESSAGE_OVERHEAD + len(text) - self._answer.done):
             return 0
         if self._thinking and not text.strip():
-            page = _thinking_window("".join(self._thinking))
+            page = _thinking_window(self._thinking_so_far())
         else:
-            page = _with_cursor(self._answer.tail(text))
+            page = with_cursor(self._answer.tail(text))
         page = self._part(page, style=False)
         if not self._afford(MESSAGE_OVERHEAD + len(page)):
             return 0
@@ -201,13 +202,13 @@ class BlockRenderer:
 
     def _thinking_parts(self) -> tuple[str, str]:
         """The current round's thinking, collapsed (HTML, plain text); then it is done."""
-        reasoning = "".join(self._thinking).strip()
+        reasoning = self._thinking_so_far().strip()
         self._thinking = []
         if not reasoning:
             return "", ""
         self._thought.append(reasoning)
         body = markdown_to_html(reasoning)
-        page = f'<details class="gmi-thinking"><summary>Thinking</summary>{body}</details>'
+        page = thinking_html(body, expanded=False)
         return page, f"[Thinking]\n{reasoning}\n[/Thinking]\n\n"
 
     # --- outputs -----------------------------------------------------------------------
@@ -266,22 +267,29 @@ class BlockRenderer:
 
     def _afford(self, cost: int) -> bool:
         """Whether ``cost`` more bytes keep repaints within their share of the final size."""
-        unsent = len(self._joined()) - self._committed + sum(map(len, self._thinking))
+        unsent = len(self._joined()) - self._committed + len(self._thinking_so_far())
         style = 0 if self._styled else len(stylesheet())
         floor = self._kept_bytes + style + FOOTER_BYTES + int(GROWTH * unsent)
         return self._spent + cost <= REPAINT_SHARE * floor
 
     def _joined(self) -> str:
+        """The round's answer text so far (its pieces joined once, not per repaint)."""
         if len(self._text) > 1:
             self._text = ["".join(self._text)]
         return self._text[0] if self._text else ""
+
+    def _thinking_so_far(self) -> str:
+        """The round's unpublished thinking (its pieces joined once, like ``_joined``)."""
+        if len(self._thinking) > 1:
+            self._thinking = ["".join(self._thinking)]
+        return self._thinking[0] if self._thinking else ""
 
     def _matches(self, reply: Reply) -> bool:
         """Whether ``reply`` is what streamed here (so the parts shown stay)."""
         if not self._kept and self._live is None:
             return False
         said = [*self._said, self._joined().strip()]
-        thought = [*self._thought, "".join(self._thinking).strip()]
+        thought = [*self._thought, self._thinking_so_far().strip()]
         return _words(said) == _words([reply.text]) and _words(thought) == _words([reply.reasoning])
 
 
@@ -294,20 +302,11 @@ def _words(parts: list[str]) -> list[str]:
     return " ".join(parts).split()
 
 
-def _div(css_class: str, text: str) -> str:
-    return f'<div class="{css_class}">{html.escape(printable_text(text))}</div>'
-
-
-def _with_cursor(body: str) -> str:
-    """The cursor at the end of the text, not on a line of its own."""
-    return body[:-4] + CURSOR + "</p>" if body.endswith("</p>") else body + CURSOR
-
-
 def _thinking_window(reasoning: str) -> str:
     """The end of the thinking so far, open, in a bounded window (repainted often)."""
     window = reasoning
     if len(reasoning) > THINKING_WINDOW:
         window = reasoning[-THINKING_WINDOW:]
         window = "…" + window[window.find(" ") + 1 :]
-    body = _with_cursor(markdown_to_html(window))
-    return f'<details class="gmi-thinking" open><summary>Thinking…</summary>{body}</details>'
+    body = with_cursor(markdown_to_html(window))
+    return thinking_html(body, expanded=True, label="Thinking…")

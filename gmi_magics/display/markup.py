@@ -25,7 +25,7 @@ import nh3
 from markdown.treeprocessors import Treeprocessor
 from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, unused-ignore]
 
-from ..errors import printable, printable_text
+from ..text import printable, printable_text
 from ..types import Reply, ToolBlock
 from .bounded import bound_link_processors
 from .mdprep import close_open_fence, normalize_list_indent, split_blocks
@@ -94,6 +94,7 @@ def protect_math(text: str) -> tuple[str, dict[str, str]]:
     return _TOKENS.sub(swap, text), found
 
 
+CURSOR = '<span class="gmi-cursor">▌</span>'  # the end of a reply still streaming
 TAG_LOOKAHEAD = 1_000  # a tag must close within this; else Python-Markdown's scan is quadratic
 
 
@@ -274,7 +275,7 @@ def _render_piece(text: str, references: dict[str, tuple[str, str | None]]) -> s
 
 def plain_text_html(text: str, reason: str) -> str:
     """``text`` escaped in a ``<pre>``, under a one-line note saying why."""
-    note = _div("gmi-note", f"shown as plain text: {reason}")
+    note = div("gmi-note", f"shown as plain text: {reason}")
     return f'{note}<pre class="gmi-plain">{html.escape(text)}</pre>'
 
 
@@ -334,13 +335,25 @@ def stylesheet(style: str = "default") -> str:
     return re.sub(r"\s*/\*.*?\*/", "", css) + _EXTRA_CSS  # comments only cost bytes
 
 
-def _div(css_class: str, text: str) -> str:
+def div(css_class: str, text: str) -> str:
+    """``text`` escaped, as one ``<div class=…>`` line (notes, errors, the footer)."""
     return f'<div class="{css_class}">{html.escape(printable_text(text))}</div>'
 
 
-def _thinking(body: str, *, expanded: bool, label: str = "Thinking") -> str:
+def thinking_html(body: str, *, expanded: bool, label: str = "Thinking") -> str:
+    """Rendered thinking in a ``<details>`` block, collapsed unless ``expanded``."""
     opened = " open" if expanded else ""
     return f'<details class="gmi-thinking"{opened}><summary>{label}</summary>{body}</details>'
+
+
+def with_cursor(body: str) -> str:
+    """The streaming cursor at the end of the text, not on a line of its own."""
+    return body[:-4] + CURSOR + "</p>" if body.endswith("</p>") else body + CURSOR
+
+
+def tail_lines(reply: Reply, notes: Sequence[str], error: str) -> list[str]:
+    """The lines under a reply: notes, the error, then the footer (may be empty)."""
+    return [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -373,11 +386,11 @@ def _rounds_html(
     for number, earlier in enumerate(rounds, 1):
         if earlier.reasoning:
             label = f"Thinking (round {number})"
-            parts.append(_thinking(render(earlier.reasoning), expanded=False, label=label))
+            parts.append(thinking_html(render(earlier.reasoning), expanded=False, label=label))
         parts.extend(tool_html(block) for block in earlier.tools)
     if reasoning:
         label = f"Thinking (round {len(rounds) + 1})" if numbered else "Thinking"
-        parts.append(_thinking(render(reasoning), expanded=expanded, label=label))
+        parts.append(thinking_html(render(reasoning), expanded=expanded, label=label))
     return parts
 
 
@@ -450,15 +463,12 @@ def reply_html(
     parts.extend(_rounds_html(rounds, reasoning, render_reasoning, expanded=expanded))
     parts.extend(tool_html(block) for block in tools)
     body = render(text)
-    if streaming:  # the cursor sits at the end of the text, not on a line of its own
-        cursor = '<span class="gmi-cursor">▌</span>'
-        body = body[:-4] + cursor + "</p>" if body.endswith("</p>") else body + cursor
-    parts.append(body)
-    parts.extend(_div("gmi-note", note) for note in notes)
+    parts.append(with_cursor(body) if streaming else body)
+    parts.extend(div("gmi-note", note) for note in notes)
     if error:
-        parts.append(_div("gmi-error", error))
+        parts.append(div("gmi-error", error))
     if footer:
-        parts.append(_div("gmi-footer", footer))
+        parts.append(div("gmi-footer", footer))
     parts.append("</div>")
     return "".join(parts)
 
@@ -492,8 +502,7 @@ def reply_text(
     """Plain-text rendering for terminals: thinking, raw markdown, notes, footer."""
     head = f"[Thinking]\n{reply.reasoning}\n[/Thinking]\n\n" if reply.reasoning else ""
     head += "".join(tool_text(block) + "\n" for block in tools)
-    tail = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
-    tail_text = "\n".join(line for line in tail if line)
+    tail_text = "\n".join(line for line in tail_lines(reply, notes, error) if line)
     text = f"{head}{reply.text}\n\n{tail_text}" if tail_text else head + reply.text
     return printable_text(text)
 

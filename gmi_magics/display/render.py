@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, TextIO
 
 from IPython.display import DisplayHandle, display
 
-from ..errors import printable_text
+from ..text import printable_text
 from ..types import Reply, ToolBlock
 from .blocks import BlockRenderer
 from .markup import (
@@ -22,6 +22,7 @@ from .markup import (
     reply_bundle,
     reply_html,
     reply_text,
+    tail_lines,
     tool_text,
 )
 from .streaming_markdown import StreamingMarkdown
@@ -227,8 +228,7 @@ class TextRenderer:
             self._write(head + reply.text)
         elif not self._wrote_text and reply.text:
             self._write("\n\n" + reply.text)
-        lines = [*notes, *([f"Error: {error}"] if error else []), footer_text(reply)]
-        tail = "\n".join(line for line in lines if line)
+        tail = "\n".join(line for line in tail_lines(reply, notes, error) if line)
         if self._last != "\n":
             self._write("\n")
         if tail:

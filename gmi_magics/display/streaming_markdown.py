@@ -32,7 +32,6 @@ class StreamingMarkdown:
             return "", ""
         source = text[self.done : cut]
         page = markdown_to_html(source)
-        self._html.append(page)
         self.done = cut
         return source, page
 
@@ -42,7 +41,9 @@ class StreamingMarkdown:
 
     def render(self, text: str) -> str:
         """HTML for ``text``, which must extend the text of the previous call."""
-        self.advance(text)
+        source, page = self.advance(text)
+        if source:
+            self._html.append(page)
         return "".join(self._html) + self.tail(text)
 
     def _scan(self, text: str) -> int:

@@ -33,7 +33,8 @@ from ..chat.live import LiveReply
 from ..chat.notes import reply_notes
 from ..chat.options import RequestOptions
 from ..chat.params import deep_merge, params_from_pairs
-from ..errors import ConfigurationError, GMIError, StoppedError, printable
+from ..errors import ConfigurationError, GMIError, StoppedError
+from ..text import printable
 from ..types import Delta, Reply
 from .markup import earlier_rounds, footer_text, reply_html, stylesheet
 from .render import HtmlRenderer

@@ -127,7 +127,9 @@ class DeltaScrubber:
         secret = self.secret or ""
         out = []
         for call in calls:
-            scrubber = self._arguments.setdefault(call.index, TextScrubber(secret))
+            scrubber = self._arguments.get(call.index)
+            if scrubber is None:
+                scrubber = self._arguments[call.index] = TextScrubber(secret)
             out.append(
                 ToolCallDelta(
                     index=call.index,
