@@ -49,7 +49,6 @@ def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     key = find_api_key(settings.api_key_env)
     prompts = render_prompts(text, source, rows, namespace, key)
     request = _request(args, settings)
-    model = request.model
     limits = Limits(args.max_active, args.rpm, args.tpm, args.on_error)
     if not args.dry_run:
         host.session.check_budget(settings)
@@ -71,7 +70,7 @@ def run_batch_cell(host: Host, args: Any, text: str) -> Reply:
     if not isinstance(outcome, tuple):
         return Reply(text=outcome.line())
     results, summary = outcome
-    host.session.add_batch_spend(model, summary.tokens_in, summary.tokens_out, summary.done)
+    host.session.add_batch_spend(request.model, summary.tokens_in, summary.tokens_out, summary.done)
     aligned = _aligned(results, source)
     _store(host, args, aligned)
     if args.into_columns is not None:

@@ -41,9 +41,7 @@ def run_cell(host: Host, args: Any, text: str) -> Reply:
         text = "\n\n".join(part for part in (last_error_report(host.shell), text) if part)
     options = options_from_args(args, host, settings, text)
     options = options.updated(**notebook_parts(host, args, settings))
-    reply = ask(
-        host, text, options, kind="text" if args.format == "text" else None, settings=settings
-    )
+    reply = ask(host, text, options, settings, kind="text" if args.format == "text" else None)
     value: Any = reply
     if args.format == "code" and not reply.interrupted:
         if reply.code:
@@ -61,10 +59,10 @@ def ask(
     host: Host,
     text: str,
     options: RequestOptions,
+    settings: Settings,
     kind: RendererKind | None = None,
-    settings: Settings | None = None,
 ) -> Reply:
-    """Send one message and show the streamed reply (``settings``: the cell's, if read)."""
+    """Send one message under ``settings`` (read once by the caller); stream the reply."""
     text = text.strip()
     if not text:
         raise UsageError("Nothing to send: write your question under %%gmi (or after %gmi).")
@@ -74,7 +72,7 @@ def ask(
             "Send a smaller piece."
         )
     renderer = make_renderer(kind or host.renderer_kind())  # type: ignore[arg-type]
-    return host.session.ask(text, settings or host.settings(), options, renderer)
+    return host.session.ask(text, settings, options, renderer)
 
 
 def parse_json_reply(reply: Reply) -> Any:

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 
 from .cell_host import Host
 from .cell_last_error import last_error, own_error_explanation
-from .chat.images import MAX_IMAGE_SIDE, encode_image, image_source
+from .chat.images import encode_image, image_source
 from .context.interpolate import interpolate_with_notes
 from .context.notebook import (
     NotebookContext,
@@ -30,7 +30,7 @@ MAX_IMAGES = 16  # images one message may carry (--image and --context together)
 
 def notebook_parts(host: Host, args: Any, settings: Settings) -> dict[str, Any]:
     """``images`` (``--image``, and ``--context``'s figures) and the ``context`` block."""
-    count = args.context if args.context is not None else getattr(host, "context_cells", 0)
+    count = args.context if args.context is not None else host.context_cells
     if count < 0:
         raise UsageError(f"--context takes a number of cells (0 or more), not {count}.")
     labelled = named_images(args.image, host.shell.user_ns)
@@ -43,8 +43,7 @@ def notebook_parts(host: Host, args: Any, settings: Settings) -> dict[str, Any]:
             print(f"Cell In [{number}] was left out of the context: it shows your API key.")
     if len(labelled) > MAX_IMAGES:
         raise UsageError(f"{len(labelled)} images; one message takes at most {MAX_IMAGES}.")
-    max_side = getattr(host, "max_image_side", MAX_IMAGE_SIDE)
-    parts = [encode_image(value, label, max_side).part() for label, value in labelled]
+    parts = [encode_image(value, label, host.max_image_side).part() for label, value in labelled]
     images = tuple({part["image_url"]["url"]: part for part in parts}.values())  # once each
     return {"images": images, "context": block.text if block is not None else ""}
 

@@ -17,6 +17,8 @@ class Host(Protocol):
     tools: list[str]
     aliases: dict[str, str]
     personas: dict[str, str]
+    context_cells: int
+    max_image_side: int
 
     @property
     def session(self) -> Session: ...

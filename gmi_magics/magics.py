@@ -108,14 +108,12 @@ def _mapping(help_text: str) -> Any:
 @cache
 def _core() -> SimpleNamespace:
     """The heavy core (httpx, markdown, …), imported on first use so %load_ext stays instant."""
-    from .batch_cell import run_batch_cell
     from .cell import run_cell
     from .session import Session
     from .subcommands import is_subcommand, run_subcommand
 
     return SimpleNamespace(
         run_cell=run_cell,
-        run_batch_cell=run_batch_cell,
         Session=Session,
         is_subcommand=is_subcommand,
         run_subcommand=run_subcommand,
@@ -465,7 +463,9 @@ class GMIMagics(Magics):
             if args.question:
                 raise UsageError(f"Unexpected words after %%gmi: {' '.join(args.question)!r}")
         if getattr(args, "over", None):  # a batch: one request per element, outside the chat
-            _core().run_batch_cell(self, args, text)
+            from .batch_cell import run_batch_cell  # the batch machinery only when used
+
+            run_batch_cell(self, args, text)
         else:
             _core().run_cell(self, args, text)
         return None

@@ -47,7 +47,7 @@ def retry_last_turn(host: Host, args: argparse.Namespace) -> None:
         options = options.updated(context=context, images=tuple(images))
     if last.cell_id is None:  # a key, so the new reply replaces this turn in place
         last.cell_id = f"retry-{uuid.uuid4().hex}"
-    ask(host, last.user, options.updated(cell_id=last.cell_id))
+    ask(host, last.user, options.updated(cell_id=last.cell_id), settings)
 
 
 def explain_last_error(host: Host, args: argparse.Namespace) -> None:
@@ -60,7 +60,7 @@ def explain_last_error(host: Host, args: argparse.Namespace) -> None:
     options = request_options(
         host, chat=chat_name(args), tools=None, confirm=False, stream=settings.stream
     )
-    ask(host, last_error_report(host.shell), options)
+    ask(host, last_error_report(host.shell), options, settings)
 
 
 def show_chat_panel(host: Host, args: argparse.Namespace) -> None:

@@ -21,12 +21,11 @@ from types import TracebackType
 from .clipping import clip
 from .explain import MAX_CELL_CHARS, trimmed_traceback, user_frames
 from .preview import render_preview
+from .secret_check import checked_secrets, shows_secret
 
 MAX_CONTEXT_CELLS = 50
 MAX_OUTPUT_CHARS = 1_500
 OPEN, CLOSE = "<notebook_context>", "</notebook_context>"
-_SECRET_PIECE = 16  # a cell showing this many characters of the key shows it
-_MIN_SECRET = 8
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,10 @@ def context_block(
     """The delimited block sent before the question, and the images it attaches."""
     context = NotebookContext("")
     pieces = []
+    secrets = checked_secrets(secrets)
     for cell in cells:
         piece, image = _cell_text(cell, image_of)
-        if _shows_secret(piece, secrets):
+        if shows_secret(piece, secrets):
             context.left_out.append(cell.number)
             piece, image = f"### In [{cell.number}]\n(left out: it shows your API key)", None
         if image is not None:
@@ -151,13 +151,3 @@ def _fenced(text: str, language: str = "") -> str:
     while fence in text:
         fence += "`"
     return f"{fence}{language}\n{text}\n{fence}"
-
-
-def _shows_secret(text: str, secrets: Sequence[str]) -> bool:
-    for secret in secrets:
-        if len(secret) < _MIN_SECRET:
-            continue
-        size = min(len(secret), _SECRET_PIECE)
-        if any(secret[i : i + size] in text for i in range(len(secret) - size + 1)):
-            return True
-    return False
