@@ -68,10 +68,11 @@ def measure(number: int = 100) -> dict[str, float]:
     from httpx._decoders import LineDecoder, TextDecoder
 
     from gmi_magics.display.render import TextRenderer
+    from gmi_magics.wire.chunks import loads_chunk
     from gmi_magics.wire.deltas import ReplyBuilder, parse_chunk
     from gmi_magics.wire.limits import ReplyMeter
     from gmi_magics.wire.redaction import DeltaScrubber
-    from gmi_magics.wire.response_body import _loads_chunk, read_stream
+    from gmi_magics.wire.response_body import read_stream
     from gmi_magics.wire.sse import SSEDecoder
 
     wire = _wire(CHUNKS)
@@ -96,10 +97,10 @@ def measure(number: int = 100) -> dict[str, float]:
     stages = {
         "httpx lines": (httpx_lines, len(wire)),
         "SSE": (_each(SSEDecoder, "feed_data", wire), len(wire)),
-        "JSON (orjson)": (lambda: [_loads_chunk(d, KEY) for d in datas], len(datas)),
+        "JSON (orjson)": (lambda: [loads_chunk(d, KEY) for d in datas], len(datas)),
         "parse_chunk": (lambda: [parse_chunk(o) for o in objects], len(objects)),
         "key redaction": (_each(lambda: DeltaScrubber(KEY), "scrub", parsed), len(parsed)),
-        "reply cap": (_each(lambda: ReplyMeter(1 << 22), "add_delta", parsed), len(parsed)),
+        "reply cap": (_each(lambda: ReplyMeter(1 << 22), "take", parsed), len(parsed)),
         "read_stream whole": (whole, len(wire)),
         "ReplyBuilder.add": (_each(lambda: ReplyBuilder("m"), "add", parsed), len(parsed)),
         "TextRenderer.update": (text, len(parsed)),

@@ -166,7 +166,7 @@ class _Writes(io.StringIO):
 def test_text_display_streams_piece_by_piece(shell, server):
     shell.config(display="text")
     pieces = ["alpha ", "beta ", "gamma ", "delta"]
-    server.enqueue(reply(pieces))
+    server.enqueue(reply(pieces, chunk_delay=0.05))  # at a model's pace
     out = _Writes()
     with contextlib.redirect_stdout(out):
         shell.ip.run_cell_magic("gmi", "", "Q")

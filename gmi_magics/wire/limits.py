@@ -45,21 +45,37 @@ class ReplyMeter:
         self.limit = limit
         self.reply_bytes = 0
         self.wire_bytes = 0
+        self.full = False  # the reply passed the cap
 
     def add_wire(self, size: int) -> None:
         self.wire_bytes += size
         if self.wire_bytes > self.limit * WIRE_FACTOR:
             raise too_large(self.limit, what="The reply stream", factor=WIRE_FACTOR)
 
-    def add_delta(self, delta: Delta) -> None:
+    def take(self, delta: Delta) -> Delta:
+        """Count ``delta``; once it passes the cap, ``full`` is set and what still fits
+        is returned (its text cut at the cap), to be shown before the error."""
+        before = self.reply_bytes
         content, reasoning = delta.content, delta.reasoning  # one call per token: flat
         self.reply_bytes += len(content) if content.isascii() else _size(content)
         if reasoning:
             self.reply_bytes += _size(reasoning)
         for part in delta.tool_calls:
             self.reply_bytes += _size(part.arguments) + _size(part.name or "")
-        if self.reply_bytes > self.limit:
-            raise too_large(self.limit)
+        if self.reply_bytes <= self.limit:
+            return delta
+        self.full = True
+        room = self.limit - before
+        content = _prefix(content, room)
+        reasoning = _prefix(reasoning, room - _size(content))
+        return Delta(content, reasoning, model=delta.model)
+
+
+def _prefix(text: str, size: int) -> str:
+    """The longest start of ``text`` of at most ``size`` UTF-8 bytes."""
+    if size <= 0:
+        return ""
+    return text.encode("utf-8", "replace")[:size].decode("utf-8", "ignore")
 
 
 def _size(text: str) -> int:

@@ -7,13 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import orjson
 
 from ..errors import APITimeoutError, StreamError
-from ..jsonsafe import DEFAULT_MAX_DEPTH, JSONLimitError, json_depth_exceeds, loads_bounded
-from ..text import clip, printable
+from ..jsonsafe import JSONLimitError, loads_bounded
 from ..types import Delta
-from .deltas import parse_chunk
+from .chunks import DONE, ChunkReader
 from .limits import ReplyMeter, read_capped, too_large
 from .redaction import DeltaScrubber
 from .sse import EventTooLarge, SSEDecoder
@@ -28,22 +26,29 @@ def read_stream(
     response: httpx.Response, *, deadline: float, timeout: float, max_bytes: int, secret: str | None
 ) -> Iterator[Delta]:
     """The deltas of an SSE reply stream, each scrubbed of ``secret``; a stream that
-    ends early, passes ``deadline`` or outgrows ``max_bytes`` raises one clear error."""
+    ends early, passes ``deadline`` or outgrows ``max_bytes`` raises one clear error.
+
+    The chunks of one burst (``coalesced``) that carry only text come out as one
+    delta (``ChunkReader``).
+    """
     decoder = SSEDecoder(max_size=max_bytes)
     meter = ReplyMeter(max_bytes)
     finished = received = False
     scrubber = DeltaScrubber(secret)
+    reader = ChunkReader(secret)
     for raw in coalesced(_body_chunks(response)):
         meter.add_wire(len(raw))
-        for data in _events(decoder, raw):
-            if data.startswith("[DONE]"):
+        for delta in reader.deltas(_events(decoder, raw)):
+            if delta is DONE:
                 if not received:
                     raise StreamError("The server ended the reply without sending anything.")
                 yield from _tail(scrubber)
                 return
             received = True
-            delta = scrubber.scrub(parse_chunk(_loads_chunk(data, secret)))
-            meter.add_delta(delta)
+            delta = meter.take(scrubber.scrub(delta))
+            if meter.full:  # what fits is shown, the rest is not read
+                yield delta
+                raise too_large(max_bytes)
             if delta.finish_reason is not None:
                 finished = True
             yield delta
@@ -133,23 +138,3 @@ def _tail(scrubber: DeltaScrubber) -> Iterator[Delta]:
     tail = scrubber.tail()
     if tail is not None:
         yield tail
-
-
-def _loads_chunk(data: str, secret: str | None) -> Any:
-    """One chunk's JSON: orjson on the hot path (a chunk per token, ~4x faster than
-    the stdlib), ``loads_bounded`` for anything it refuses or that is nested deep.
-
-    A chunk's numbers are counts, indexes and timestamps, so orjson reading integers
-    past 64 bits as floats changes nothing here (tool arguments are strings).
-    """
-    if not json_depth_exceeds(data, DEFAULT_MAX_DEPTH):
-        try:
-            return orjson.loads(data)
-        except ValueError:
-            pass  # e.g. a lone surrogate, which the stdlib reads: its verdict is final
-    try:
-        return loads_bounded(data)
-    except ValueError:
-        pass  # raised below, so the error holds no context (whose ``doc`` is the data)
-    preview = clip(printable(data), 60, secret)
-    raise StreamError(f"The reply stream carried malformed data: {preview!r}")

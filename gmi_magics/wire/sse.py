@@ -108,14 +108,19 @@ class SSEDecoder:
                 return None  # ``feed`` raises EventTooLarge
             self._at_start = False
             return [chunk[6:-2].decode("utf-8", "replace")]
-        blocks = chunk[:-2].split(b"\n\n")
-        for block in blocks:
-            if block[:6] != b"data: " or b"\n" in block:
-                return None
-            if self.max_size is not None and len(block) - 5 > self.max_size:
-                return None  # ``feed`` raises EventTooLarge
+        events = chunk.count(b"\n\n")
+        if chunk.count(b"\n") != 2 * events or chunk.count(b"\n\ndata: ") != events - 1:
+            return None  # a line that is not an event of its own, or not a data line
+        size = self.max_size
+        if (
+            size is not None
+            and len(chunk) - 7 > size
+            and max(map(len, chunk.split(b"\n\n"))) - 5 > size
+        ):
+            return None  # ``feed`` raises EventTooLarge
         self._at_start = False  # it starts with "data: ", so no BOM to strip
-        return [block[6:].decode("utf-8", "replace") for block in blocks]
+        # UTF-8 is decoded once: the separators are ASCII, so no character spans them
+        return chunk[6:-2].decode("utf-8", "replace").split("\n\ndata: ")
 
     def flush(self) -> list[ServerSentEvent]:
         """Signal EOF: an unterminated event is discarded (never dispatched)."""

@@ -53,7 +53,7 @@ def conversation(client: GMIClient) -> Conversation:
 
 
 def test_stream_chat_yields_deltas_in_order(client, server):
-    server.enqueue(reply(["Hel", "lo", " there"]))
+    server.enqueue(reply(["Hel", "lo", " there"], chunk_delay=0.05))
     deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert "".join(d.content for d in deltas) == "Hello there"
     assert [d.content for d in deltas if d.content] == ["Hel", "lo", " there"]

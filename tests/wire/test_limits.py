@@ -67,7 +67,7 @@ def test_an_endless_fast_stream_stops_at_the_cap(server: StandInServer) -> None:
     assert time.monotonic() - started < 3
     assert caught.value.message.startswith("The reply passed the 1 MB limit")
     assert "GMIMagics.max_reply_bytes" in caught.value.message
-    assert MB - 1000 <= len(caught.value.args[1]) <= MB  # the partial text is still there
+    assert len(caught.value.args[1]) == MB  # the partial text is kept, cut at the cap
 
 
 def test_reasoning_and_tool_arguments_count_towards_the_cap(server: StandInServer) -> None:
@@ -214,3 +214,16 @@ def test_a_gzip_bomb_from_models_is_one_line_in_a_cell(shell: Any, server: Any) 
     assert not result.success and isinstance(result.error, StreamError)
     assert "passed the 4 MB limit" in str(result.error)
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_burst_that_passes_the_cap_keeps_what_fits_of_a_wide_character(
+    server: StandInServer,
+) -> None:
+    server.enqueue(reply(["é" * 100] * 100))  # 200 bytes a piece, sent at once
+    with (
+        client(server, timeout=6, max_reply_bytes=10_001) as gmi,
+        pytest.raises(StreamError) as caught,
+    ):
+        drain(gmi)
+    assert caught.value.message.startswith("The reply passed the 9.77 KB limit")
+    assert caught.value.args[1] == "é" * 5_000  # whole characters, within 10,001 bytes

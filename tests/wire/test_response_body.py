@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from helpers import DEFAULT_MODEL, HELLO
 
+from gmi_magics.errors import StreamError
 from gmi_magics.testing import DONE, StandInServer, chunk, delay, reply, sse
 from gmi_magics.wire.client import GMIClient
 from gmi_magics.wire.response_body import coalesced
@@ -80,3 +81,41 @@ def test_a_burst_reads_whole_and_in_order(client, server) -> None:
     deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
     assert "".join(d.content for d in deltas) == "".join(pieces)
     assert sum(d.finish_reason == "stop" for d in deltas) == 1
+    assert len(deltas) < 300  # the text of chunks read together comes out together
+
+
+def test_text_read_together_is_joined_but_never_across_a_tool_call_or_a_model(
+    client, server
+) -> None:
+    call = {"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}
+    server.enqueue(
+        sse(
+            chunk("A"),
+            chunk("B", reasoning="r"),
+            chunk(tool_calls=[call]),
+            chunk("C"),
+            chunk("D", model="other"),
+            chunk("E", model="other"),
+            chunk(finish_reason="stop"),
+            DONE,
+        )
+    )
+    deltas = list(client.stream_chat(HELLO, model=DEFAULT_MODEL))
+    at = next(i for i, d in enumerate(deltas) if d.tool_calls)
+    assert "".join(d.content for d in deltas[:at]) == "AB"
+    assert "".join(d.reasoning for d in deltas[:at]) == "r"
+    assert deltas[at].tool_calls[0].name == "f" and not deltas[at].content
+    after = deltas[at + 1 :]
+    assert "".join(d.content for d in after) == "CDE"
+    assert {d.content for d in after if d.model == "stand-in" and d.content} == {"C"}
+    assert "".join(d.content for d in after if d.model == "other") == "DE"
+    assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+
+
+def test_text_read_before_malformed_data_is_kept(client, server) -> None:
+    server.enqueue(sse(chunk("A"), chunk("B"), chunk("C"), "data: {not json\n\n", DONE))
+    seen: list[str] = []
+    with pytest.raises(StreamError, match="malformed"):
+        for delta in client.stream_chat(HELLO, model=DEFAULT_MODEL):
+            seen.append(delta.content)
+    assert "".join(seen) == "ABC"
