@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 from .cell_host import Host
 from .jsonsafe import loads_bounded
 from .settings import DEFAULT_CHAT
-from .tools.registry import Tool, ToolRegistry
+from .tools.registry import Tool, ToolRegistry, any_marked
 from .tools.schema import ToolSchemaError
 from .types import ToolCall
 
@@ -33,7 +33,7 @@ def tool_registry(host: Host, names: str | None, chat: str = DEFAULT_CHAT) -> To
         *(n.strip() for n in (names or "").split(",") if n.strip()),
     ]
     try:
-        for value in list(namespace.values()):
+        for value in list(namespace.values()) if any_marked() else ():
             if isinstance(_marker(value), Tool):
                 registry.add(value)
         for name in wanted:

@@ -40,6 +40,10 @@ class Usage:
             self.cached_tokens + other.cached_tokens,
         )
 
+    def to_dict(self) -> dict[str, int]:
+        """The counts by name (``dataclasses.asdict`` without its deep copy: per reply)."""
+        return dict(vars(self))
+
     @classmethod
     def from_wire(cls, data: dict[str, Any] | None) -> Usage | None:
         """Build from an OpenAI/DeepSeek ``usage`` object; ``None`` stays ``None``."""

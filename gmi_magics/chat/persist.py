@@ -148,7 +148,7 @@ def _dump_reply(reply: Reply) -> dict[str, Any]:
         "reasoning": reply.reasoning,
         "model": reply.model,
         "finish_reason": reply.finish_reason,
-        "usage": asdict(reply.usage) if reply.usage is not None else None,
+        "usage": reply.usage.to_dict() if reply.usage is not None else None,
         "latency": reply.latency,
         "interrupted": reply.interrupted,
         "tool_calls": [asdict(call) for call in reply.tool_calls],

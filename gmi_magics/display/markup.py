@@ -429,7 +429,7 @@ def provenance(reply: Reply) -> dict[str, Any]:
         "model": reply.model,
         "host": urlsplit(base_url).hostname or "",
         "params": meta.get("params", {}),
-        "usage": dataclasses.asdict(reply.usage) if reply.usage else None,
+        "usage": reply.usage.to_dict() if reply.usage else None,
         "latency": round(reply.latency, 3),
         "finish_reason": reply.finish_reason,
         "thread": meta.get("thread"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
@@ -102,9 +103,19 @@ def tool(
         f.__gmi_tool__ = Tool.from_callable(  # type: ignore[attr-defined]
             f, name=name, description=description
         )
+        _marked.add(f)
         return f
 
     return attach if func is None else attach(func)
+
+
+_marked: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def any_marked() -> bool:
+    """Whether a function marked with ``@tool`` is alive in this process (a cell looks
+    for them in the namespace only then: the scan costs per name, on every cell)."""
+    return bool(_marked)
 
 
 class ToolRegistry:
