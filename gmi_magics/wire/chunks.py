@@ -27,19 +27,21 @@ __all__ = ["DONE", "ChunkReader", "loads_chunk"]
 DONE = Delta(finish_reason="[DONE]")
 """The end-of-stream event, told apart by identity (no chunk reads to it)."""
 PROBE = "gmi-probe"  # a plain string put in a learned envelope to check it
-MOST_LEARNED = 8  # envelopes learned per stream at most (a server that varies them)
+TRIES = 8  # envelopes learned per stream that did not pay off, at most
+PAID_OFF = 16  # chunks read through an envelope that make it worth learning the next
 
 
 class ChunkReader:
     """Reads one stream's event data into deltas (see the module docstring)."""
 
-    def __init__(self, secret: str | None) -> None:
+    def __init__(self, secret: str | None, *, learn: bool = True) -> None:
         self.secret = secret
         self._head = ""  # the learned envelope: what comes before the text ...
         self._tail = ""  # ... and after it; "" while none is known
         self._known = Delta()  # what the envelope says besides the text
         self._reasoning = False  # the text is reasoning, not content
-        self._learned = 0
+        self._tries = TRIES if learn else 0  # a server that varies every envelope stops it
+        self._served = 0  # chunks read through the current envelope
 
     @property
     def learned(self) -> bool:
@@ -85,6 +87,7 @@ class ChunkReader:
         text = data[len(head) : end]
         if '"' in text or "\\" in text or not text.isprintable():
             return None  # escapes or controls: the whole way
+        self._served += 1
         if self._reasoning:
             return self._known._replace(reasoning=text)
         return self._known._replace(content=text)
@@ -92,14 +95,16 @@ class ChunkReader:
     def _read(self, data: str) -> Delta:
         """One chunk the whole way; a plain text chunk teaches its envelope."""
         delta = parse_chunk(loads_chunk(data, self.secret))
-        if self._learned < MOST_LEARNED and _plain_text_only(delta):
+        if (self._tries or self._served >= PAID_OFF) and _plain_text_only(delta):
             self._learn(data, delta)
         return delta
 
     def _learn(self, data: str, delta: Delta) -> None:
         """Keep the envelope of ``data`` if a probe string in its place reads back as
         the same delta with the probe for text (then so does every plain string)."""
-        self._learned += 1
+        if self._served < PAID_OFF:
+            self._tries -= 1
+        self._served = 0
         reasoning = not delta.content
         text = delta.reasoning if reasoning else delta.content
         quoted = f'"{text}"'

@@ -12,7 +12,7 @@ from helpers import DEFAULT_MODEL, HELLO
 
 from gmi_magics.errors import StreamError
 from gmi_magics.testing import StandInServer, reply
-from gmi_magics.wire.chunks import MOST_LEARNED, ChunkReader
+from gmi_magics.wire.chunks import ChunkReader
 from gmi_magics.wire.client import GMIClient
 
 KEY = "sk-chunks-test-0123456789"
@@ -78,8 +78,7 @@ def test_the_learned_envelope_reads_every_chunk_as_the_whole_way_does(stable: bo
             size = rng.randint(1, 8)
             groups.append(chunks[at : at + size])
             at += size
-        fast, whole = ChunkReader(KEY), ChunkReader(KEY)
-        whole._learned = MOST_LEARNED  # never learns: every chunk the whole way
+        fast, whole = ChunkReader(KEY), ChunkReader(KEY, learn=False)  # whole: every chunk
         assert _read(fast, groups) == _read(whole, groups), seed
         learned += fast.learned
     assert learned > 100  # the fast path was taken, not just the whole way
@@ -103,8 +102,7 @@ def test_a_chunk_that_only_looks_like_the_envelope_goes_the_whole_way(inside: st
     fast = ChunkReader(KEY)
     list(fast.deltas([ENVELOPE % "tok"]))
     assert fast.learned
-    whole = ChunkReader(KEY)
-    whole._learned = MOST_LEARNED
+    whole = ChunkReader(KEY, learn=False)
     assert _read(fast, [[ENVELOPE % inside]]) == _read(whole, [[ENVELOPE % inside]])
 
 
