@@ -4,7 +4,6 @@ its output (``-f code``/``json``, ``-o VAR``).  Pieces: ``cell_options``, ``cell
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -13,6 +12,7 @@ from .cell_context import fill_in, notebook_parts
 from .cell_host import Host
 from .cell_last_error import last_error_report
 from .cell_options import options_from_args
+from .chat.json_replies import json_text
 from .chat.options import RequestOptions
 from .display.render import RendererKind, make_renderer
 from .errors import GMIError
@@ -77,9 +77,7 @@ def ask(
 
 def parse_json_reply(reply: Reply) -> Any:
     """The JSON object in a ``-f json`` reply (code fences tolerated)."""
-    text = reply.text.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*\n(.*?)\n?```", text, flags=re.DOTALL)
     try:
-        return loads_bounded(fenced.group(1) if fenced else text)
+        return loads_bounded(json_text(reply.text))
     except ValueError as error:
         raise ReplyFormatError(f"The reply is not valid JSON ({error}).") from None

@@ -9,7 +9,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .cell_host import Host
-from .cell_last_error import last_error, own_error_explanation
+from .cell_last_error import cell_files, last_error, own_error_explanation
 from .chat.images import encode_image, image_source
 from .context.interpolate import interpolate_with_notes
 from .context.notebook import (
@@ -68,15 +68,15 @@ def _image_value(name: str, namespace: dict[str, Any]) -> Any:
 def notebook_context(shell: Any, count: int, key: str | None) -> NotebookContext:
     """``--context N``: the last N cells of IPython's history, their values and last error."""
     history = shell.history_manager
-    cell_files: dict[str, int] = getattr(shell.compile, "_filename_map", {})
+    files = cell_files(shell)
     errors: dict[int, str] = {}
     error = last_error()
     if error is not None and own_error_explanation(error) is None:
-        number = raising_cell(error.__traceback__, cell_files.get)
+        number = raising_cell(error.__traceback__, files.get)
         if number is None and isinstance(error, SyntaxError):
-            number = cell_files.get(str(error.filename))
+            number = files.get(str(error.filename))
         if number is not None:
-            errors[number] = error_report(error, cell_files.__contains__)
+            errors[number] = error_report(error, files.__contains__)
     cells = recent_cells(
         history.input_hist_raw,
         history.output_hist,

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from .context.explain import exception_report
 from .errors import GMIError
 
-__all__ = ["last_error", "last_error_report", "own_error_explanation"]
+__all__ = ["cell_files", "last_error", "last_error_report", "own_error_explanation"]
 
 
 def last_error() -> BaseException | None:
@@ -39,5 +39,10 @@ def last_error_report(shell: Any) -> str:
     explanation = own_error_explanation(error)
     if explanation is not None:
         raise UsageError(explanation.replace("\n", " "))
-    cell_files = getattr(getattr(shell, "compile", None), "_filename_map", {})
-    return exception_report(error, lambda filename: filename in cell_files)
+    return exception_report(error, cell_files(shell).__contains__)
+
+
+def cell_files(shell: Any) -> dict[str, int]:
+    """The file names IPython compiled cells under, to their execution counts."""
+    files = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    return files if isinstance(files, dict) else {}

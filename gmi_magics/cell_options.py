@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 
 from .cell_host import Host
 from .cell_tools import ask_before_tool_call, tool_registry
+from .chat.json_replies import json_instruction
 from .chat.options import RequestOptions
 from .chat.params import (
     ParamError,
@@ -21,8 +22,6 @@ from .chat.personas import persona_prompt
 from .settings import Settings
 
 __all__ = ["cell_params", "options_from_args", "request_options", "system_prompt"]
-
-JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."  # sent, never in history
 
 
 def options_from_args(args: Any, host: Host, settings: Settings, text: str) -> RequestOptions:
@@ -40,7 +39,7 @@ def options_from_args(args: Any, host: Host, settings: Settings, text: str) -> R
         max_history=args.max_history,
         tools=args.tools,
         confirm=args.confirm or settings.confirm_tools,
-        instruction=JSON_INSTRUCTION if json_format and "json" not in text.lower() else "",
+        instruction=json_instruction(text) if json_format else "",
         params=cell_params(args, settings, model),
     )
 

@@ -24,7 +24,7 @@ from ..settings import DEFAULT_MODEL, find_api_key
 from ..types import Message
 from ..wire.client import GMIClient
 from .batch_checkpoint import Writer, load
-from .batch_format import finisher, json_instruction
+from .batch_format import finisher, item_json_instruction
 from .batch_report import BatchEstimate, BatchSummary, Tally, duplicates
 from .batch_report import estimate as make_estimate
 from .batch_run import NOT_RUN, ItemError, Job, Limits, OnError, Run
@@ -268,7 +268,7 @@ def messages_for(item: Any, request: Request) -> list[Message]:
         return head + [dict(m) for m in item]  # type: ignore[misc]
     text = item if isinstance(item, str) else str(item)
     if request.format == "json":
-        text += json_instruction(text, request.schema)
+        text += item_json_instruction(text, request.schema)
     return [*head, {"role": "user", "content": text}]
 
 

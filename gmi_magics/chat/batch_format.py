@@ -7,17 +7,15 @@ exception: one bad item does not end a run of thousands.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..jsonsafe import loads_bounded
 from ..types import Reply
 from .batch_run import ItemError
+from .json_replies import JSON_INSTRUCTION, json_instruction, json_text
 from .turns import with_cost
 
-JSON_INSTRUCTION = "\n\nAnswer with a single JSON object only."
-_FENCED = re.compile(r"```(?:json)?\s*\n(.*?)\n?```", flags=re.DOTALL)
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -42,12 +40,12 @@ def json_schema(schema: Any) -> dict[str, Any] | None:
     raise TypeError("schema must be a JSON-schema dict or a pydantic model class")
 
 
-def json_instruction(prompt: str, schema: Any) -> str:
+def item_json_instruction(prompt: str, schema: Any) -> str:
     """What is appended to a JSON item's prompt (sent, and part of its key)."""
     shape = json_schema(schema)
     if shape is not None:
         return f"{JSON_INSTRUCTION[:-1]}, matching this JSON schema: {json.dumps(shape)}"
-    return "" if "json" in prompt.lower() else JSON_INSTRUCTION
+    return json_instruction(prompt)
 
 
 def finisher(format: str, schema: Any, prices: Mapping[str, Any]) -> Callable[[Reply], Any]:
@@ -64,10 +62,8 @@ def finisher(format: str, schema: Any, prices: Mapping[str, Any]) -> Callable[[R
 
 def parse_json(reply: Reply, schema: Any = None) -> Any:
     """The JSON value of a reply (code fences tolerated), checked against ``schema``."""
-    text = reply.text.strip()
-    fenced = _FENCED.fullmatch(text)
     try:
-        value = loads_bounded(fenced.group(1) if fenced else text)
+        value = loads_bounded(json_text(reply.text))
     except (ValueError, RecursionError) as error:
         cut = " (cut off at max_tokens)" if reply.finish_reason == "length" else ""
         reason = str(error).split(":")[0][:120]
