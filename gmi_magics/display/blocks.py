@@ -51,11 +51,16 @@ PART = '<div class="gmi-reply gmi-part">'
 EMPTY = {"text/html": '<div class="gmi-part"></div>'}  # an emptied output (no text/plain)
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 # The parts of one reply read as one: no gaps between their outputs (JupyterLab, Notebook 7
-# and nbconvert's lab template: jp-OutputArea; nbclassic and the classic template: output_area).
+# and nbconvert's lab template: jp-OutputArea; nbclassic and the classic template: output_area;
+# VS Code's notebook webview: output_container, whose padding VS Code sets inline, and whose
+# outputs keep their blocks' margins, so a part's last margin goes).
 PART_CSS = """
 .jp-OutputArea-child:has(.gmi-part), .output_area:has(.gmi-part) { margin: 0; min-height: 0; }
 .jp-OutputArea-output:has(> .gmi-part), .output_subarea:has(> .gmi-part) {
   padding-top: 0 !important; padding-bottom: 0 !important; margin-top: 0; margin-bottom: 0; }
+.output_container > .output:has(.gmi-part) {
+  padding-top: 0 !important; padding-bottom: 0 !important; }
+.output_container .gmi-part > :last-child { margin-bottom: 0; }
 .gmi-part > details.gmi-thinking, .gmi-part > details.gmi-tool { margin: 0.25em 0; }
 """
 
