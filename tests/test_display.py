@@ -175,6 +175,33 @@ def test_text_display_streams_piece_by_piece(shell, server):
     assert out.getvalue().startswith("alpha beta gamma delta")
 
 
+class _Pipe(_Writes):
+    """A stdout that is not a terminal and counts its flushes."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+class _Terminal(_Pipe):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_is_flushed_at_every_delta_and_a_pipe_at_intervals(shell, server):
+    shell.config(display="text")
+    pieces = [f"w{i} " for i in range(30)]
+    terminal, pipe = _Terminal(), _Pipe()
+    for out in (terminal, pipe):
+        server.enqueue(reply(pieces, chunk_delay=0.002))
+        with contextlib.redirect_stdout(out):
+            shell.ip.run_cell_magic("gmi", "", "Q")
+        assert "".join(pieces).strip() in out.getvalue()
+    assert terminal.flushes >= len(pieces)
+    assert pipe.flushes <= 5  # 0.06 s of stream: the first write, the end, a few between
+
+
 # -- live HTML ------------------------------------------------------------------------
 
 

@@ -116,6 +116,21 @@ def test_a_console_that_ignores_updates_still_gets_the_whole_reply_as_text(
     assert "DeepSeek" in shown.splitlines()[-1]  # the footer line comes last
 
 
+def test_text_display_in_a_kernel_sends_a_stream_message_per_interval_not_per_token(
+    kernel: KernelSession, _server: StandInServer
+) -> None:
+    pieces = [f"w{i} " for i in range(150)]
+    kernel.execute("%config GMIMagics.display = 'text'")
+    try:
+        execution = ask(kernel, _server, pieces, cell_id=True, delay=0.004)  # 0.6 s
+    finally:
+        kernel.execute("%config GMIMagics.display = 'auto'")
+    streams = execution.of("stream")
+    shown = "".join(m.content["text"] for m in streams)
+    assert shown.startswith("".join(pieces).strip())  # all of it, in order
+    assert 2 <= len(streams) <= 12, len(streams)  # ~5 a second, not one per token
+
+
 def test_thinking_and_partial_reply_under_an_error_reach_the_console(
     kernel: KernelSession, _server: StandInServer
 ) -> None:

@@ -43,6 +43,7 @@ __all__ = [
 
 RendererKind = Literal["html", "text", "none"]
 MAX_BYTES_PER_SECOND = 500_000  # live repaints send at most ~0.5 MB/s to the frontend
+FLUSH_INTERVAL = 0.2  # seconds between flushes of a stream that is not a terminal
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 Sink = Callable[[dict[str, str], "dict[str, Any] | None"], None]
 
@@ -185,13 +186,23 @@ def _reuse(live: StreamingMarkdown, streamed: str, final: str) -> Callable[[str]
 
 
 class TextRenderer:
-    """Plain text for terminals: deltas written as they arrive, never HTML."""
+    """Plain text for terminals: deltas written as they arrive, never HTML.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    A terminal is flushed at every delta; any other stream (a kernel's, where each
+    flush is a message to the frontend, or a pipe) at most every ``FLUSH_INTERVAL``
+    seconds, and at the end.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._stream = stream
+        self._clock = clock
         self._in_thinking = False
         self._wrote_text = False
         self._last = "\n"
+        self._flushed = -FLUSH_INTERVAL
+        self._terminal: bool | None = None
 
     @property
     def stream(self) -> TextIO:
@@ -220,6 +231,7 @@ class TextRenderer:
         if self._last != "\n":
             self._write("\n")
         self._write(tool_text(block) + "\n")
+        self.stream.flush()  # the tool runs now, maybe for a while
 
     def finish(self, reply: Reply, *, notes: Sequence[str] = (), error: str = "") -> None:
         """Write whatever was not streamed, then notes, error and footer lines."""
@@ -233,14 +245,28 @@ class TextRenderer:
             self._write("\n")
         if tail:
             self._write("\n" + tail + "\n")
+        self.stream.flush()
 
     def _write(self, text: str) -> None:
         text = printable_text(text)  # no escape sequences or bidi overrides from the model
         if not text:
             return
-        self.stream.write(text)
-        self.stream.flush()
+        stream = self.stream
+        stream.write(text)
         self._last = text[-1]
+        if self._terminal is None:
+            self._terminal = _is_terminal(stream)
+        now = self._clock()
+        if self._terminal or now - self._flushed >= FLUSH_INTERVAL:
+            stream.flush()
+            self._flushed = now
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or minimal stream
+        return False
 
 
 def make_renderer(kind: RendererKind) -> Renderer:
