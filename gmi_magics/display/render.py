@@ -193,11 +193,8 @@ class TextRenderer:
     seconds, and at the end.
     """
 
-    def __init__(
-        self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
-        self._clock = clock
         self._in_thinking = False
         self._wrote_text = False
         self._last = "\n"
@@ -256,7 +253,7 @@ class TextRenderer:
         self._last = text[-1]
         if self._terminal is None:
             self._terminal = _is_terminal(stream)
-        now = self._clock()
+        now = time.monotonic()
         if self._terminal or now - self._flushed >= FLUSH_INTERVAL:
             stream.flush()
             self._flushed = now

@@ -81,6 +81,9 @@ class Tool:
         return text
 
 
+_marked: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()  # the live @tool functions
+
+
 @overload
 def tool(func: _F, /) -> _F: ...
 @overload
@@ -107,9 +110,6 @@ def tool(
         return f
 
     return attach if func is None else attach(func)
-
-
-_marked: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
 def any_marked() -> bool:

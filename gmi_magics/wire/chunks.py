@@ -62,7 +62,7 @@ class ChunkReader:
                 if run:
                     yield _joined(run)
                 raise
-            if not (delta.tool_calls or delta.finish_reason or delta.usage):
+            if _text_only(delta):
                 if not run or delta.model == run[0].model:
                     run.append(delta)
                     continue
@@ -85,12 +85,10 @@ class ChunkReader:
         if end < len(head) or not (data.startswith(head) and data.endswith(tail)):
             return None
         text = data[len(head) : end]
-        if '"' in text or "\\" in text or not text.isprintable():
+        if not _plain(text):
             return None  # escapes or controls: the whole way
         self._served += 1
-        if self._reasoning:
-            return self._known._replace(reasoning=text)
-        return self._known._replace(content=text)
+        return _with_text(self._known, text, self._reasoning)
 
     def _read(self, data: str) -> Delta:
         """One chunk the whole way; a plain text chunk teaches its envelope."""
@@ -112,8 +110,8 @@ class ChunkReader:
         if at < 0 or data.find(quoted, at + 1) >= 0:
             return  # written with escapes, or in two places: not this one
         head, tail = data[: at + 1], data[at + 1 + len(text) :]
-        known = delta._replace(reasoning="") if reasoning else delta._replace(content="")
-        expected = known._replace(reasoning=PROBE) if reasoning else known._replace(content=PROBE)
+        known = _with_text(delta, "", reasoning)
+        expected = _with_text(known, PROBE, reasoning)
         try:
             probed = parse_chunk(loads_chunk(head + PROBE + tail, self.secret))
         except StreamError:
@@ -123,12 +121,24 @@ class ChunkReader:
 
 
 def _plain_text_only(delta: Delta) -> bool:
-    """A delta of text in exactly one field, plain (no quote, backslash, control)."""
+    """A delta of plain text (see ``_plain``) in exactly one field, and nothing else."""
     content, reasoning = delta.content, delta.reasoning
-    if delta.tool_calls or delta.finish_reason or delta.usage or bool(content) == bool(reasoning):
-        return False
-    text = content or reasoning
+    return _text_only(delta) and bool(content) != bool(reasoning) and _plain(content or reasoning)
+
+
+def _text_only(delta: Delta) -> bool:
+    """A delta with no tool call, finish reason or usage (text, or nothing)."""
+    return not (delta.tool_calls or delta.finish_reason or delta.usage)
+
+
+def _plain(text: str) -> bool:
+    """No quote, backslash or control character: a JSON string of exactly these chars."""
     return '"' not in text and "\\" not in text and text.isprintable()
+
+
+def _with_text(delta: Delta, text: str, reasoning: bool) -> Delta:
+    """``delta`` with ``text`` as its reasoning or its content."""
+    return delta._replace(reasoning=text) if reasoning else delta._replace(content=text)
 
 
 def _joined(run: list[Delta]) -> Delta:

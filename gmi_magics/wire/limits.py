@@ -45,7 +45,11 @@ class ReplyMeter:
         self.limit = limit
         self.reply_bytes = 0
         self.wire_bytes = 0
-        self.full = False  # the reply passed the cap
+
+    @property
+    def full(self) -> bool:
+        """The reply passed the cap."""
+        return self.reply_bytes > self.limit
 
     def add_wire(self, size: int) -> None:
         self.wire_bytes += size
@@ -64,7 +68,6 @@ class ReplyMeter:
             self.reply_bytes += _size(part.arguments) + _size(part.name or "")
         if self.reply_bytes <= self.limit:
             return delta
-        self.full = True
         room = self.limit - before
         content = _prefix(content, room)
         reasoning = _prefix(reasoning, room - _size(content))

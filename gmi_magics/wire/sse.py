@@ -103,12 +103,7 @@ class SSEDecoder:
             return None
         if chunk[:6] != b"data: " or chunk[-2:] != b"\n\n" or b"\r" in chunk:
             return None
-        if chunk.find(b"\n", 6) == len(chunk) - 2:  # one event, the usual chunk
-            if self.max_size is not None and len(chunk) - 7 > self.max_size:
-                return None  # ``feed`` raises EventTooLarge
-            self._at_start = False
-            return [chunk[6:-2].decode("utf-8", "replace")]
-        events = chunk.count(b"\n\n")
+        events = chunk.count(b"\n\n")  # one, the usual chunk, or a burst of them
         if chunk.count(b"\n") != 2 * events or chunk.count(b"\n\ndata: ") != events - 1:
             return None  # a line that is not an event of its own, or not a data line
         size = self.max_size
