@@ -15,7 +15,7 @@ from gmi_magics.testing import StandInServer, reply
 from gmi_magics.wire.chunks import ChunkReader
 from gmi_magics.wire.client import GMIClient
 
-KEY = "sk-chunks-test-0123456789"
+KEY = "chunks-test-secret-0123456789"
 TEXTS = [
     "tok ", "a", "", 'say "hi"', "back\\slash", "new\nline", "tab\t", "é中😀", "\u2028",
     "\x7f", "gmi-probe", "{", "}", ":", '","', "chatcmpl-1", "m", "null", " ", "\u00a0",
