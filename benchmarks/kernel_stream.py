@@ -10,6 +10,8 @@ kernel's CPU time (``/proc``).
     python benchmarks/kernel_stream.py                      # this checkout
     python benchmarks/kernel_stream.py --code /tmp/before   # another gmi_magics tree
     python benchmarks/kernel_stream.py --sizes 2000 --rates 1000
+    python benchmarks/kernel_stream.py --against-raw --sizes 2000 --rates 50
+        # kernel CPU of a raw httpx loop reading the same stream, %%gmi as text, as HTML
 """
 
 from __future__ import annotations
@@ -58,6 +60,43 @@ def measure(kernel: KernelSession, server: StandInServer, tokens: int, rate: flo
     }
 
 
+RAW_LOOP = """import httpx, os
+with httpx.Client() as c, c.stream(
+    "POST", os.environ["GMI_BASE_URL"] + "/chat/completions",
+    json={"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+    headers={"Authorization": "Bearer x"},
+) as r:
+    for line in r.iter_lines():
+        if line.startswith("data: [DONE]"):
+            break
+"""
+READERS = {  # name: (a cell run first, the measured cell)
+    "raw httpx loop": ("", RAW_LOOP),
+    "%%gmi, display = 'text'": ("%config GMIMagics.display = 'text'", "%%gmi\nExplain"),
+    "%%gmi, display = 'html'": ("%config GMIMagics.display = 'html'", "%%gmi\nExplain"),
+}
+
+
+def against_raw(kernel: KernelSession, server: StandInServer, tokens: int, rate: float) -> None:
+    """Kernel CPU of each reader in ``READERS`` on the same paced stream."""
+    pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
+    for name, (setup, code) in READERS.items():
+        if setup:
+            kernel.execute(setup)
+        server.reset()
+        server.enqueue(reply(deltas(tokens), chunk_delay=1 / rate))
+        before = cpu_seconds(pid)
+        execution = kernel.execute(code, cell_id=True, timeout=3_600)
+        assert execution.reply["status"] == "ok", execution.reply
+        cpu = cpu_seconds(pid) - before
+        print(
+            f"| {name} | {tokens:,} @ {rate:,.0f} tok/s | {execution.seconds:.1f} s "
+            f"| {cpu:.2f} s |",
+            flush=True,
+        )
+    kernel.execute("%config GMIMagics.display = 'auto'")
+
+
 def row(label: str, r: dict) -> str:
     return (
         f"| {label} | {r['tokens']:,} @ {r['rate']:,.0f} tok/s | {r['sent'] / 1e3:,.1f} KB "
@@ -73,21 +112,30 @@ HEADER = (
 )
 
 
+RAW_HEADER = "| reader | reply | stream time | kernel CPU |\n|---|---|---|---|"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code", help="a gmi_magics source tree to run instead of this one")
     parser.add_argument("--label", default="after")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2_000, 20_000])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 1_000])
+    parser.add_argument(
+        "--against-raw", action="store_true", help="kernel CPU against a raw httpx loop"
+    )
     args = parser.parse_args(argv)
     env = {"PYTHONPATH": args.code} if args.code else {}
     with StandInServer() as server:
         kernel = KernelSession(server.base_url, KEY, extra_env=env)
         try:
             kernel.execute("%%gmi\nwarm up")  # imports and the client, outside the figures
-            print(HEADER, flush=True)
+            print(RAW_HEADER if args.against_raw else HEADER, flush=True)
             for tokens in args.sizes:
                 for rate in args.rates:
+                    if args.against_raw:
+                        against_raw(kernel, server, tokens, rate)
+                        continue
                     started = time.perf_counter()
                     print(row(args.label, measure(kernel, server, tokens, rate)), flush=True)
                     print(f"<!-- {time.perf_counter() - started:.0f} s -->", file=sys.stderr)

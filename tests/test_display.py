@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import re
+import time
 from html.parser import HTMLParser
 from typing import Any
 
@@ -179,6 +180,7 @@ class _Pipe(_Writes):
     """A stdout that is not a terminal and counts its flushes."""
 
     flushes = 0
+    seconds = 0.0
 
     def flush(self) -> None:
         self.flushes += 1
@@ -189,17 +191,27 @@ class _Terminal(_Pipe):
         return True
 
 
+class _KernelStream(_Pipe):
+    """Like ipykernel's OutStream: it sends what was written on a timer of its own."""
+
+    flush_interval = 0.2
+
+
 def test_a_terminal_is_flushed_at_every_delta_and_a_pipe_at_intervals(shell, server):
     shell.config(display="text")
     pieces = [f"w{i} " for i in range(30)]
-    terminal, pipe = _Terminal(), _Pipe()
-    for out in (terminal, pipe):
+    terminal, pipe, kernel = _Terminal(), _Pipe(), _KernelStream()
+    for out in (terminal, pipe, kernel):
         server.enqueue(reply(pieces, chunk_delay=0.002))
+        started = time.monotonic()
         with contextlib.redirect_stdout(out):
             shell.ip.run_cell_magic("gmi", "", "Q")
+        out.seconds = time.monotonic() - started
         assert "".join(pieces).strip() in out.getvalue()
     assert terminal.flushes >= len(pieces)
-    assert pipe.flushes <= 5  # 0.06 s of stream: the first write, the end, a few between
+    # the first write, one every 0.2 s, the end
+    assert pipe.flushes <= 5 * pipe.seconds + 2, (pipe.flushes, pipe.seconds)
+    assert kernel.flushes == 1  # only at the end: between, its own timer sends
 
 
 # -- live HTML ------------------------------------------------------------------------

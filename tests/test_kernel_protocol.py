@@ -64,8 +64,12 @@ def test_bytes_to_the_frontend_stay_within_3x_the_final_output(
     execution = ask(kernel, _server, deltas(tokens), cell_id=True, delay=1 / rate)
     ratio = execution.sent / execution.final_size
     assert ratio <= 3.0, (execution.sent, execution.final_size)
-    seconds = max(execution.seconds, 0.05)
-    assert execution.repaints / seconds <= 20
+    # at most 20 repaints a second: the first paints at once, and the live tail's last
+    # clearing at the end is not held back, so 20 a second plus those two
+    assert execution.repaints <= 20 * execution.seconds + 2, (
+        execution.repaints,
+        execution.seconds,
+    )
     displays = execution.of("display_data")
     assert displays, "the reply was shown"
     # a finished block goes out once, as its own output, and is never repainted after
@@ -128,7 +132,11 @@ def test_text_display_in_a_kernel_sends_a_stream_message_per_interval_not_per_to
     streams = execution.of("stream")
     shown = "".join(m.content["text"] for m in streams)
     assert shown.startswith("".join(pieces).strip())  # all of it, in order
-    assert 2 <= len(streams) <= 12, len(streams)  # ~5 a second, not one per token
+    # ipykernel's own flush timer (0.2 s; its timers can overlap after earlier cells, so
+    # up to ten a second) and one flush at the end, however long the stream took: not one
+    # per token (that the renderer adds no flushes of its own is tested in test_display)
+    assert 2 <= len(streams) <= 10 * execution.seconds + 2, len(streams)
+    assert len(streams) < len(pieces) / 4
 
 
 def test_thinking_and_partial_reply_under_an_error_reach_the_console(
@@ -165,11 +173,12 @@ def test_cold_start_is_measured(kernel: KernelSession, _server: StandInServer) -
             for _ in range(2):
                 _server.reset()
                 _server.enqueue(reply("Hello there."))
-                times.append(fresh.execute("%%gmi\nHi").seconds)
+                execution = fresh.execute("%%gmi\nHi")
+                assert "Hello there." in execution.html, execution.outputs()
+                times.append(execution.seconds)
         finally:
             fresh.close()
         report.append(
             f"pause {pause:.0f} s: first {times[0] * 1e3:.0f} ms, second {times[1] * 1e3:.0f} ms"
         )
-        assert all(t > 0 for t in times)
     print("\ncold start after %load_ext: " + "; ".join(report))

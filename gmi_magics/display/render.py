@@ -188,9 +188,10 @@ def _reuse(live: StreamingMarkdown, streamed: str, final: str) -> Callable[[str]
 class TextRenderer:
     """Plain text for terminals: deltas written as they arrive, never HTML.
 
-    A terminal is flushed at every delta; any other stream (a kernel's, where each
-    flush is a message to the frontend, or a pipe) at most every ``FLUSH_INTERVAL``
-    seconds, and at the end.
+    A terminal is flushed at every delta. A stream that flushes itself on a timer
+    (ipykernel's, where each flush is a message to the frontend) is left to its timer;
+    any other (a pipe) is flushed at most every ``FLUSH_INTERVAL`` seconds. Every
+    stream is flushed before a tool runs and at the end.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -199,7 +200,8 @@ class TextRenderer:
         self._wrote_text = False
         self._last = "\n"
         self._flushed = -FLUSH_INTERVAL
-        self._terminal: bool | None = None
+        self._interval: float | None = None  # seconds between flushes (None: never)
+        self._known = False  # whether ``_interval`` has been worked out for the stream
 
     @property
     def stream(self) -> TextIO:
@@ -251,19 +253,31 @@ class TextRenderer:
         stream = self.stream
         stream.write(text)
         self._last = text[-1]
-        if self._terminal is None:
-            self._terminal = _is_terminal(stream)
+        if not self._known:
+            self._interval, self._known = _flush_interval(stream), True
+        if self._interval is None:
+            return
         now = time.monotonic()
-        if self._terminal or now - self._flushed >= FLUSH_INTERVAL:
+        if now - self._flushed >= self._interval:
             stream.flush()
             self._flushed = now
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def _flush_interval(stream: TextIO) -> float | None:
+    """Seconds between flushes the renderer makes on ``stream`` (None: it flushes itself).
+
+    A terminal: every write. ipykernel's ``OutStream`` sends what was written on a timer
+    of its own (``flush_interval``), so flushing it too would only split its messages.
+    """
     try:
-        return stream.isatty()
+        if stream.isatty():
+            return 0.0
     except (AttributeError, ValueError):  # a closed or minimal stream
-        return False
+        pass
+    own = getattr(stream, "flush_interval", None)
+    if isinstance(own, (int, float)) and 0 < own <= 1:
+        return None
+    return FLUSH_INTERVAL
 
 
 def make_renderer(kind: RendererKind) -> Renderer:
