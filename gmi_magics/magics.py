@@ -21,6 +21,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 
+from .display.mathml import MathMarkup, set_math_markup
 from .settings import (
     DEFAULT_CACHE_DIR,
     DEFAULT_KEY_ENV,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 WARM_UP_DELAY = 0.05  # seconds
 PARSED_LINES_KEPT = 64  # option lines whose parse is kept (a notebook repeats a few)
+VSCODE_CELL_SCHEME = "vscode-notebook-cell:"  # VS Code sends its cell's URI as the cell id
 SUBCOMMANDS = (
     *("history", "reset", "undo", "retry", "models", "config", "last", "chats", "system"),
     *("save", "load", "export", "usage", "explain", "tools", "panel", "alias", "persona"),
@@ -140,6 +142,9 @@ def _warm_up(magics: GMIMagics) -> None:
         from .display.markup import markdown_to_html
 
         markdown_to_html("# warm\n\n| a |\n|---|\n| 1 |\n\n```python\nx = 1\n```\n")
+        from .display.mathml import tex_to_mathml
+
+        tex_to_mathml("$x^2$")  # the converter's symbol table (~90 ms), for VS Code's cells
         magics.session.client(magics.settings())
     except Exception:  # warming is an optimisation: the first cell will report any problem
         _log.debug("warm-up failed", exc_info=True)
@@ -186,6 +191,13 @@ class GMIMagics(Magics):
         "auto",
         help="How replies are shown: html (rendered in notebooks, text in jupyter console), "
         "text (streamed plain text), or auto (html in a kernel, text in terminal IPython).",
+    ).tag(config=True)
+    math = CaselessStrEnum(
+        ["auto", "tex", "mathml"],
+        "auto",
+        help="How math in replies reaches the page: tex ($…$, typeset by the frontend's "
+        "MathJax: JupyterLab, Notebook, nbclassic), mathml (drawn by the browser itself), or "
+        "auto (mathml in VS Code, whose HTML outputs have no MathJax; tex elsewhere).",
     ).tag(config=True)
     rerun = CaselessStrEnum(
         ["replace", "append"],
@@ -264,9 +276,17 @@ class GMIMagics(Magics):
         self._resolved: tuple[dict[str, Any], tuple[str | None, ...], Settings] | None = None
 
     def remember_cell_id(self, info: Any) -> None:
-        """``pre_run_cell`` hook: the frontend's cell id, so re-runs replace turns."""
+        """``pre_run_cell`` hook: the frontend's cell id, so re-runs replace turns (and
+        VS Code, which sends its cell's URI, gets math it can show)."""
         self.cell_id = getattr(info, "cell_id", None)
         self._asks_in_cell = 0
+        set_math_markup(self.math_markup())
+
+    def math_markup(self) -> MathMarkup:
+        """``mathml`` for VS Code's cells (``vscode-notebook-cell:…`` ids) under ``auto``."""
+        if self.math != "auto":
+            return "mathml" if self.math == "mathml" else "tex"
+        return "mathml" if (self.cell_id or "").startswith(VSCODE_CELL_SCHEME) else "tex"
 
     def next_turn_key(self) -> str | None:
         """Identifies a turn by cell id and position, so two asks in one cell stay two."""
@@ -454,6 +474,7 @@ class GMIMagics(Magics):
         ``{name}`` in the message is replaced by the value of ``name`` from the
         notebook (``--no-interpolate`` turns this off).
         """
+        set_math_markup(self.math_markup())  # %config math may have changed in this cell
         if cell is None:
             args, text = self._line(line)
             if args is None:

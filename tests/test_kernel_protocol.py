@@ -106,6 +106,24 @@ def test_every_client_gets_rendered_html_while_streaming(
     assert final.count("<style>") == 1
 
 
+@pytest.mark.parametrize(
+    ("cell_id", "mathml"),
+    [(VSCODE_CELL, True), (True, False), (False, False)],
+    ids=["vscode", "jupyterlab", "nbclassic-or-console"],
+)
+def test_math_is_mathml_for_vscode_and_tex_for_mathjax_frontends(
+    kernel: KernelSession, _server: StandInServer, cell_id: bool | str, mathml: bool
+) -> None:
+    """VS Code does not typeset HTML outputs; the others run MathJax over ``$…$``."""
+    text = "So $e^{i\\pi} + 1 = 0$ holds.\n\n$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$\n\nEnd."
+    pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
+    execution = ask(kernel, _server, pieces, cell_id=cell_id, delay=0.005)
+    final = execution.html
+    assert ('<math display="block">' in final) is mathml
+    assert ("$e^{i\\pi} + 1 = 0$" in final) is not mathml
+    assert "e^{i\\pi} + 1 = 0" in execution.console  # text/plain keeps the TeX
+
+
 def test_a_console_that_ignores_updates_still_gets_the_whole_reply_as_text(
     kernel: KernelSession, _server: StandInServer
 ) -> None:

@@ -8,7 +8,8 @@ its built-in ``ipynb`` extension shows a notebook's saved outputs without the Ju
 extension.  This executes a notebook (``%load_ext gmi_magics``, a ``%%gmi`` cell whose
 long markdown reply streams from the stand-in, so several parts are published), opens
 it in code-server in headless Chromium, and measures, inside the output webview, the
-space between the reply's parts against the space between two paragraphs of one part.
+space between the reply's parts against the space between two paragraphs of one part,
+and that its math is drawn as MathML (VS Code does not typeset ``$…$`` in HTML outputs).
 Live streaming needs a kernel (the Jupyter extension), which is not here: the live path
 is checked at the protocol level (``tests/test_kernel_protocol.py``).
 
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 CODE_SERVER = "/tmp/vscode/node_modules/.bin/code-server"
+SECTIONS = 6
 SECTION = """## Part N
 
 A paragraph long enough to wrap over a line or two in a narrow output area, so that it is
@@ -50,6 +52,10 @@ def square(x):
 |---|---|
 | alpha | N |
 
+Euler's identity $e^{i\\pi} + 1 = 0$, and a sum:
+
+$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$
+
 The last paragraph of part N.
 """
 MEASURE = """() => {
@@ -64,7 +70,14 @@ MEASURE = """() => {
   const p = document.querySelector('.gmi-part > p + p');
   const paragraph = p ? p.getBoundingClientRect().top
     - p.previousElementSibling.getBoundingClientRect().bottom : null;
-  return {parts: parts.length, gaps, paragraph};
+  const maths = [...document.querySelectorAll('.gmi-part math')];
+  const drawn = maths.filter(m => m.getBoundingClientRect().width > 0).length;
+  const fractions = [...document.querySelectorAll('.gmi-part math mfrac')]
+    .map(f => f.getBoundingClientRect().height);
+  const font = p ? parseFloat(getComputedStyle(p).fontSize) : null;
+  const tex = parts.filter(q => /\\$[^$]*\\\\/.test(q.innerText)).length;
+  return {parts: parts.length, gaps, paragraph, maths: maths.length, drawn,
+          fraction: fractions.length ? Math.max(...fractions) : null, font, tex};
 }"""
 
 
@@ -75,12 +88,14 @@ def make_notebook(path: Path) -> int:
 
     from gmi_magics.testing import StandInServer, reply
 
-    text = "\n".join(SECTION.replace("N", str(i)) for i in range(1, 7))
+    text = "\n".join(SECTION.replace("N", str(i)) for i in range(1, SECTIONS + 1))
     pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     notebook.cells = [
         nbformat.v4.new_code_cell("%load_ext gmi_magics"),
+        # what a VS Code cell gets (its cell id, which nbclient does not send, picks it)
+        nbformat.v4.new_code_cell("%config GMIMagics.math = 'mathml'"),
         nbformat.v4.new_code_cell("%%gmi\nExplain"),
     ]
     with StandInServer() as server:
@@ -88,11 +103,15 @@ def make_notebook(path: Path) -> int:
         os.environ.update(GMI_BASE_URL=server.base_url, GMI_API_KEY="vscode-check")
         NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     nbformat.write(notebook, path)
-    outputs = notebook.cells[1].outputs
+    outputs = notebook.cells[-1].outputs
     return sum("text/plain" in output.get("data", {}) for output in outputs)
 
 
 @contextlib.contextmanager
+class Unavailable(Exception):
+    """code-server or its workbench could not be brought up here (not a rendering fault)."""
+
+
 def code_server(binary: str, folder: Path, port: int) -> Any:
     """code-server on 127.0.0.1 with no auth, its state in a temporary folder."""
     state = Path(tempfile.mkdtemp(prefix="gmi-vscode-"))
@@ -122,7 +141,7 @@ def code_server(binary: str, folder: Path, port: int) -> Any:
                 break
             time.sleep(0.5)
         else:
-            raise SystemExit(f"code-server did not answer within 60 s (log: {state})")
+            raise Unavailable(f"code-server did not answer within 60 s (log: {state})")
         yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -138,6 +157,7 @@ def _answers(url: str) -> bool:
 
 def measure(chromium: str, port: int, folder: Path, name: str, out: Path) -> dict[str, Any]:
     """Open the notebook in code-server; the parts and gaps once the layout is still."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -145,27 +165,41 @@ def measure(chromium: str, port: int, folder: Path, name: str, out: Path) -> dic
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             page.goto(f"http://127.0.0.1:{port}/?folder={folder}")
-            page.wait_for_selector(".monaco-workbench", timeout=60_000)
-            time.sleep(3)  # the built-in ipynb extension registers the notebook view
-            row = page.get_by_role("treeitem", name=name, exact=True)
-            row.wait_for(timeout=30_000)
-            row.dblclick()
-            result, last, still_since = None, None, time.monotonic()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                for frame in page.frames:
-                    with contextlib.suppress(Exception):
-                        if frame.query_selector(".gmi-part"):
-                            result = frame.evaluate(MEASURE)
-                if result and result != last:
-                    last, still_since = result, time.monotonic()
-                elif result and time.monotonic() - still_since > 2:
+            try:
+                page.wait_for_selector(".monaco-workbench", timeout=60_000)
+            except PlaywrightTimeout as error:
+                raise Unavailable("code-server's workbench did not load within 60 s") from error
+            result = None
+            for attempt in range(3):  # the notebook view registers a while after start-up:
+                time.sleep(3 * (attempt + 1))  # opened too early, the file shows as JSON
+                row = page.get_by_role("treeitem", name=name, exact=True)
+                row.wait_for(timeout=30_000)
+                row.dblclick()
+                result = _settled(page, seconds=40)
+                if result:
                     break
-                time.sleep(0.3)
+                page.keyboard.press("Control+W")  # close the editor, open it again
             page.screenshot(path=str(out / "vscode_notebook.png"))
             return result or {"parts": 0, "gaps": [], "paragraph": None}
         finally:
             browser.close()
+
+
+def _settled(page: Any, seconds: float) -> dict[str, Any] | None:
+    """The measurements once they stop changing for 2 s (None: no reply part shown)."""
+    result, last, still_since = None, None, time.monotonic()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            with contextlib.suppress(Exception):
+                if frame.query_selector(".gmi-part"):
+                    result = frame.evaluate(MEASURE)
+        if result and result != last:
+            last, still_since = result, time.monotonic()
+        elif result and time.monotonic() - still_since > 2:
+            break
+        time.sleep(0.3)
+    return result
 
 
 def main() -> int:
@@ -181,8 +215,12 @@ def main() -> int:
     texts = make_notebook(folder / "reply.ipynb")
     failed = texts < 2
     print(f"{'FAIL' if failed else 'PASS'} vscode notebook: the reply was saved as {texts} parts")
-    with code_server(args.code_server, folder, args.port):
-        found = measure(args.chromium, args.port, folder, "reply.ipynb", out)
+    try:
+        with code_server(args.code_server, folder, args.port):
+            found = measure(args.chromium, args.port, folder, "reply.ipynb", out)
+    except Unavailable as error:  # the environment, not the reply: say so in one line
+        print(f"VS Code check skipped: {error}")
+        return 0 if not failed else 1
     shown = found["parts"] == texts
     gaps, paragraph = [round(gap, 1) for gap in found["gaps"]], found["paragraph"]
     print(f"{'PASS' if shown else 'FAIL'} vscode render: {found['parts']} of {texts} parts shown")
@@ -192,8 +230,18 @@ def main() -> int:
         f"{'PASS' if joined else 'FAIL'} vscode contiguous: space between parts {gaps} px, "
         f"between two paragraphs of a part {paragraph and round(paragraph, 1)} px"
     )
+    # math drawn by the browser: every formula has a box, a fraction stands over two lines
+    # (unknown elements would lie flat on one), and no TeX is left as text
+    maths, fraction, font = found.get("maths", 0), found.get("fraction"), found.get("font")
+    drawn = maths == 2 * SECTIONS and found.get("drawn") == maths and not found.get("tex")
+    drawn = drawn and fraction is not None and font is not None and fraction >= 1.6 * font
+    print(
+        f"{'PASS' if drawn else 'FAIL'} vscode math: {found.get('drawn')} of {maths} formulas "
+        f"drawn as MathML (expected {2 * SECTIONS}), a fraction {fraction and round(fraction)} "
+        f"px high at {font} px type, {found.get('tex')} parts with TeX left as text"
+    )
     print(f"screenshot: {out / 'vscode_notebook.png'}")
-    return 0 if shown and joined and not failed else 1
+    return 0 if shown and joined and drawn and not failed else 1
 
 
 if __name__ == "__main__":

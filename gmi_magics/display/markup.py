@@ -2,7 +2,8 @@
 
 Model text is untrusted: it goes through Python-Markdown, then nh3, or ``html.escape``.
 Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is swapped for placeholders
-before markdown and put back escaped afterwards, so MathJax sees it intact.
+before markdown and put back afterwards: escaped, so MathJax sees it intact, or as
+MathML where the frontend has no MathJax (``mathml.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped, un
 from ..text import printable, printable_text
 from ..types import Reply, ToolBlock
 from .bounded import bound_link_processors
+from .mathml import math_html
 from .mdprep import close_open_fence, normalize_list_indent, split_blocks
 
 _log = logging.getLogger(__name__)
@@ -108,11 +110,11 @@ def _keep_or_escape_tag(match: re.Match[str]) -> str:
 
 
 def restore_math(html_text: str, found: dict[str, str]) -> str:
-    """Put protected math back, HTML-escaped so it can never form tags."""
+    """Put protected math back: HTML-escaped TeX for MathJax, or clean MathML."""
     if not found:
         return html_text
     pattern = re.compile("|".join(map(re.escape, found)))
-    return pattern.sub(lambda m: html.escape(found[m.group(0)]), html_text)
+    return pattern.sub(lambda m: math_html(found[m.group(0)]), html_text)
 
 
 @functools.cache
