@@ -107,11 +107,11 @@ def make_notebook(path: Path) -> int:
     return sum("text/plain" in output.get("data", {}) for output in outputs)
 
 
-@contextlib.contextmanager
 class Unavailable(Exception):
     """code-server or its workbench could not be brought up here (not a rendering fault)."""
 
 
+@contextlib.contextmanager
 def code_server(binary: str, folder: Path, port: int) -> Any:
     """code-server on 127.0.0.1 with no auth, its state in a temporary folder."""
     state = Path(tempfile.mkdtemp(prefix="gmi-vscode-"))

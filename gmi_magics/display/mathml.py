@@ -83,9 +83,9 @@ def tex_to_mathml(source: str) -> str | None:
     tex, display = split
     if not tex.strip() or len(tex) > MAX_TEX_CHARS or _brace_depth(tex) > MAX_BRACE_DEPTH:
         return None
-    from latex2mathml.converter import convert
-
     try:
+        from latex2mathml.converter import convert
+
         converted = convert(_TEXT_ARGUMENT.sub(_hide_angles, tex), display=_MODES[display])
     except (Exception, RecursionError):  # hostile or merely unusual TeX: show it as TeX
         return None
