@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import shlex
+import sys
 import threading
 import time
 import tokenize
@@ -21,7 +22,6 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Unicode
 
-from .display.mathml import MathMarkup, set_math_markup
 from .settings import (
     DEFAULT_CACHE_DIR,
     DEFAULT_KEY_ENV,
@@ -35,6 +35,7 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
+    from .display.mathml import MathMarkup
     from .session import Session
 
 _log = logging.getLogger(__name__)
@@ -280,13 +281,23 @@ class GMIMagics(Magics):
         VS Code, which sends its cell's URI, gets math it can show)."""
         self.cell_id = getattr(info, "cell_id", None)
         self._asks_in_cell = 0
-        set_math_markup(self.math_markup())
+        self.apply_math_markup()
 
     def math_markup(self) -> MathMarkup:
         """``mathml`` for VS Code's cells (``vscode-notebook-cell:…`` ids) under ``auto``."""
         if self.math != "auto":
             return "mathml" if self.math == "mathml" else "tex"
         return "mathml" if (self.cell_id or "").startswith(VSCODE_CELL_SCHEME) else "tex"
+
+    def apply_math_markup(self) -> None:
+        """Pages rendered from now on write math as this cell's frontend shows it
+        (the renderer is imported only once that differs from its ``tex`` default)."""
+        markup = self.math_markup()
+        if markup == "tex" and f"{__package__}.display.mathml" not in sys.modules:
+            return  # not imported yet, so still at its default
+        from .display.mathml import set_math_markup
+
+        set_math_markup(markup)
 
     def next_turn_key(self) -> str | None:
         """Identifies a turn by cell id and position, so two asks in one cell stay two."""
@@ -474,7 +485,7 @@ class GMIMagics(Magics):
         ``{name}`` in the message is replaced by the value of ``name`` from the
         notebook (``--no-interpolate`` turns this off).
         """
-        set_math_markup(self.math_markup())  # %config math may have changed in this cell
+        self.apply_math_markup()  # %config math may have changed in this cell
         if cell is None:
             args, text = self._line(line)
             if args is None:

@@ -64,7 +64,10 @@ def test_warm_up_imports_the_core_in_the_background(shell, server):
 
 
 # (pygments is not here: IPython itself imports it)
-HEAVY = ("httpx", "httpcore", "h11", "orjson", "markdown", "nh3", "ipywidgets", "tqdm")
+HEAVY = (
+    *("httpx", "httpcore", "h11", "orjson", "markdown", "nh3", "ipywidgets", "tqdm"),
+    "latex2mathml",
+)
 LOAD_ONLY = f"""
 import json, sys
 from IPython.core.interactiveshell import InteractiveShell
