@@ -60,18 +60,15 @@ def measure(kernel: KernelSession, server: StandInServer, tokens: int, rate: flo
     }
 
 
-RAW_LOOP = """import httpx, os
-with httpx.Client() as c, c.stream(
-    "POST", os.environ["GMI_BASE_URL"] + "/chat/completions",
-    json={"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True},
-    headers={"Authorization": "Bearer x"},
-) as r:
-    for line in r.iter_lines():
-        if line.startswith("data: [DONE]"):
-            break
+RAW_SETUP = f"""import httpx, os, sys
+sys.path.insert(0, {str(HERE)!r})
+from per_turn import BODY, raw_stream  # the per-turn benchmark's baseline
+"""
+RAW_LOOP = """with httpx.Client() as client:
+    raw_stream(client, os.environ["GMI_BASE_URL"] + "/chat/completions", BODY)()
 """
 READERS = {  # name: (a cell run first, the measured cell)
-    "raw httpx loop": ("", RAW_LOOP),
+    "raw httpx loop": (RAW_SETUP, RAW_LOOP),
     "%%gmi, display = 'text'": ("%config GMIMagics.display = 'text'", "%%gmi\nExplain"),
     "%%gmi, display = 'html'": ("%config GMIMagics.display = 'html'", "%%gmi\nExplain"),
 }
@@ -81,8 +78,7 @@ def against_raw(kernel: KernelSession, server: StandInServer, tokens: int, rate:
     """Kernel CPU of each reader in ``READERS`` on the same paced stream."""
     pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
     for name, (setup, code) in READERS.items():
-        if setup:
-            kernel.execute(setup)
+        kernel.execute(setup)
         server.reset()
         server.enqueue(reply(deltas(tokens), chunk_delay=1 / rate))
         before = cpu_seconds(pid)

@@ -76,10 +76,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Called by ``%unload_ext gmi_magics``."""
-    from .display.mathml import set_math_markup
-    from .magics import keep_question_marks
+    from .magics import keep_question_marks, use_math_markup
 
-    set_math_markup("tex")
+    use_math_markup("tex")
     if keep_question_marks in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(keep_question_marks)
     magics = ipython.magics_manager.registry.pop("GMIMagics", None)

@@ -151,6 +151,16 @@ def _warm_up(magics: GMIMagics) -> None:
         _log.debug("warm-up failed", exc_info=True)
 
 
+def use_math_markup(markup: MathMarkup) -> None:
+    """How rendered pages write math from now on; the renderer is imported only once
+    that differs from its ``tex`` default (so ``%load_ext`` stays light)."""
+    if markup == "tex" and f"{__package__}.display.mathml" not in sys.modules:
+        return  # not imported yet, so still at its default
+    from .display.mathml import set_math_markup
+
+    set_math_markup(markup)
+
+
 def reply_bundle(reply: Any) -> dict[str, str]:
     """IPython's display of a ``Reply`` (``-o`` values): sanitized HTML and plain text."""
     from .display.markup import reply_bundle as bundle
@@ -290,14 +300,8 @@ class GMIMagics(Magics):
         return "mathml" if (self.cell_id or "").startswith(VSCODE_CELL_SCHEME) else "tex"
 
     def apply_math_markup(self) -> None:
-        """Pages rendered from now on write math as this cell's frontend shows it
-        (the renderer is imported only once that differs from its ``tex`` default)."""
-        markup = self.math_markup()
-        if markup == "tex" and f"{__package__}.display.mathml" not in sys.modules:
-            return  # not imported yet, so still at its default
-        from .display.mathml import set_math_markup
-
-        set_math_markup(markup)
+        """Pages rendered from now on write math as this cell's frontend shows it."""
+        use_math_markup(self.math_markup())
 
     def next_turn_key(self) -> str | None:
         """Identifies a turn by cell id and position, so two asks in one cell stay two."""

@@ -16,7 +16,10 @@ from __future__ import annotations
 import functools
 import html
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import nh3
 
 MathMarkup = Literal["tex", "mathml"]
 MAX_TEX_CHARS = 2_000  # longer math stays TeX (conversion time grows with it)
@@ -59,11 +62,6 @@ def set_math_markup(markup: MathMarkup) -> None:
     _markup = markup
 
 
-def math_markup() -> MathMarkup:
-    """How math is written into pages now: ``"tex"`` (for MathJax) or ``"mathml"``."""
-    return _markup
-
-
 def math_html(source: str) -> str:
     """One math span (delimiters included) as HTML, in the current markup."""
     if _markup == "mathml":
@@ -86,7 +84,8 @@ def tex_to_mathml(source: str) -> str | None:
     try:
         from latex2mathml.converter import convert
 
-        converted = convert(_TEXT_ARGUMENT.sub(_hide_angles, tex), display=_MODES[display])
+        hidden = _TEXT_ARGUMENT.sub(_hide_angles, tex)
+        converted = convert(hidden, display="block" if display else "inline")
     except (Exception, RecursionError):  # hostile or merely unusual TeX: show it as TeX
         return None
     converted = converted.replace(_LT, "&lt;").replace(_GT, "&gt;")
@@ -98,16 +97,7 @@ def tex_to_mathml(source: str) -> str | None:
 
 def clean_mathml(markup: str) -> str | None:
     """``markup`` reduced to the presentation-MathML allow-list (None: nothing left)."""
-    import nh3
-
-    cleaned = nh3.clean(
-        markup,
-        tags=set(MATHML_TAGS),
-        attributes={tag: set(names) for tag, names in MATHML_ATTRIBUTES.items()},
-        url_schemes=set(),
-        strip_comments=True,
-        link_rel=None,
-    )
+    cleaned = _cleaner().clean(markup)
     return cleaned if cleaned.startswith("<math") and cleaned.endswith("</math>") else None
 
 
@@ -117,7 +107,6 @@ _TEXT_ARGUMENT = re.compile(
     r"\\(?:text(?:rm|it|bf|sf|tt|normal)?|mbox|hbox|operatorname)\s*\{[^{}]*\}"
 )
 _LT, _GT = "\ue000", "\ue001"  # private-use characters: not in any reply's math
-_MODES = {True: "block", False: "inline"}
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -128,6 +117,19 @@ def _hide_angles(match: re.Match[str]) -> str:
 def _text_of(markup: str) -> str:
     """What ``markup`` says, without its tags (to see whether cleaning took words away)."""
     return html.unescape(_TAG.sub("", markup))
+
+
+@functools.cache
+def _cleaner() -> nh3.Cleaner:
+    import nh3  # on first use
+
+    return nh3.Cleaner(
+        tags=set(MATHML_TAGS),
+        attributes={tag: set(names) for tag, names in MATHML_ATTRIBUTES.items()},
+        url_schemes=set(),
+        strip_comments=True,
+        link_rel=None,
+    )
 
 
 def _split(source: str) -> tuple[str, bool] | None:

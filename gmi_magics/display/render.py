@@ -44,6 +44,7 @@ __all__ = [
 RendererKind = Literal["html", "text", "none"]
 MAX_BYTES_PER_SECOND = 500_000  # live repaints send at most ~0.5 MB/s to the frontend
 FLUSH_INTERVAL = 0.2  # seconds between flushes of a stream that is not a terminal
+_UNKNOWN = -1.0  # a TextRenderer's flush interval before its first write
 _display: Callable[..., Any] = display  # IPython's display() is untyped
 Sink = Callable[[dict[str, str], "dict[str, Any] | None"], None]
 
@@ -200,8 +201,7 @@ class TextRenderer:
         self._wrote_text = False
         self._last = "\n"
         self._flushed = -FLUSH_INTERVAL
-        self._interval: float | None = None  # seconds between flushes (None: never)
-        self._known = False  # whether ``_interval`` has been worked out for the stream
+        self._interval: float | None = _UNKNOWN  # seconds between flushes (None: never)
 
     @property
     def stream(self) -> TextIO:
@@ -253,8 +253,8 @@ class TextRenderer:
         stream = self.stream
         stream.write(text)
         self._last = text[-1]
-        if not self._known:
-            self._interval, self._known = _flush_interval(stream), True
+        if self._interval == _UNKNOWN:
+            self._interval = _flush_interval(stream)
         if self._interval is None:
             return
         now = time.monotonic()

@@ -79,22 +79,14 @@ def test_tex_becomes_mathml(source: str, display: str, element: str) -> None:
 
 
 @pytest.mark.parametrize("source", HOSTILE_TEX)
-def test_hostile_tex_becomes_inert_mathml_or_text(source: str) -> None:
-    page = math_html_as_mathml(source)
+def test_hostile_tex_becomes_inert_mathml_or_text(source: str, as_mathml: None) -> None:
+    page = math_html(source)
     assert_clean_mathml(page)
     for tag in ("script", "img", "svg", "a", "style", "table", "mglyph", "b"):
         assert f"<{tag} " not in page and f"<{tag}>" not in page  # shown as text if at all
     assert not [a for a in inspect(page).attrs if a[1] in {"href", "src", "style", "class"}]
     assert "jp-OutputArea" not in page.replace("\\class{jp-OutputArea-output}", "")
     assert "mathcolor" not in page and "style=" not in page
-
-
-def math_html_as_mathml(source: str) -> str:
-    mathml.set_math_markup("mathml")
-    try:
-        return math_html(source)
-    finally:
-        mathml.set_math_markup("tex")
 
 
 @pytest.mark.parametrize(
@@ -107,8 +99,8 @@ def math_html_as_mathml(source: str) -> str:
         "$" + "\\sqrt" * 3_000 + "x$",  # would recurse past the limit
     ],
 )
-def test_what_cannot_be_converted_stays_escaped_tex(source: str) -> None:
-    assert math_html_as_mathml(source) == html.escape(source)
+def test_what_cannot_be_converted_stays_escaped_tex(source: str, as_mathml: None) -> None:
+    assert math_html(source) == html.escape(source)
 
 
 def test_tex_markup_leaves_math_for_mathjax() -> None:
